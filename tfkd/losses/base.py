@@ -1,0 +1,109 @@
+"""The base class of every distillation loss."""
+
+import keras
+import tensorflow as tf
+
+from tfkd.losses.schedule import Scheduled
+
+
+class DistillationLoss:
+    """A distillation term between a teacher tensor and a student tensor.
+
+    Subclasses implement `compute(teacher, student, step)` on float32 tensors.
+    Calling the loss casts both tensors to float32 first (so float16 features
+    of a mixed-precision model never overflow inside the loss) and returns the
+    **unweighted** float32 scalar; the `Distiller` applies `weight`.
+
+    Args:
+        teacher_layer: tap path in the teacher, or None for its logits.
+        student_layer: tap path in the student, or None for its logits.
+        weight: the term's weight, a number >= 0 or a schedule of the step.
+            Defaults to 1.0.
+        name: the metric name of the term.
+
+    Raises:
+        ValueError: for a negative, NaN or infinite weight.
+    """
+
+    default_name = "distillation"
+
+    def __init__(self, teacher_layer=None, student_layer=None, weight=1.0, name=None):
+        for arg, value in (("teacher_layer", teacher_layer), ("student_layer", student_layer)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(
+                    f"`{arg}` must be a layer name or path (a non-empty "
+                    f"string) or None for the logits, got {value!r}."
+                )
+        self.teacher_layer = teacher_layer
+        self.student_layer = student_layer
+        self.weight = Scheduled(weight, "weight", minimum=0.0)
+        self.name = name or self.default_name
+
+    @property
+    def layers(self):
+        """Trainable Keras layers owned by the loss (adapters). Empty here."""
+        return []
+
+    def build(self, teacher_shape, student_shape):
+        """Creates any state from the static shapes. Validates by default."""
+        del teacher_shape, student_shape
+
+    def compute(self, teacher, student, step=None):
+        raise NotImplementedError
+
+    def __call__(self, teacher, student, step=None):
+        """Returns the unweighted float32 loss.
+
+        Args:
+            teacher: teacher tensor (any float dtype).
+            student: student tensor (any float dtype).
+            step: the training step, for scheduled hyper-parameters.
+
+        Returns:
+            A float32 scalar tensor.
+        """
+        teacher = tf.stop_gradient(_to_float32(teacher))
+        student = _to_float32(student)
+        return tf.cast(self.compute(teacher, student, step), "float32")
+
+    def get_config(self):
+        return {
+            "teacher_layer": self.teacher_layer,
+            "student_layer": self.student_layer,
+            "weight": self.weight.get_config(),
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key, value in config.items():
+            if isinstance(value, dict) and "class_name" in value:
+                config[key] = Scheduled.from_config(value)
+        return cls(**config)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def _to_float32(x):
+    if isinstance(x, (list, tuple)):
+        return [_to_float32(v) for v in x]
+    return tf.cast(x, "float32")
+
+
+def flatten_batch(x):
+    """Reshapes `(B, ...)` to `(B, D)`."""
+    return tf.reshape(x, [tf.shape(x)[0], -1])
+
+
+def l2_normalize_rows(x, epsilon=1e-12):
+    """Divides each row by its L2 norm (rows of zeros stay zero)."""
+    # rsqrt of a clamped square keeps the gradient finite at a zero row.
+    sumsq = tf.reduce_sum(tf.square(x), axis=-1, keepdims=True)
+    return x * tf.math.rsqrt(tf.maximum(sumsq, epsilon**2))
+
+
+def serializable(cls):
+    """Registers a loss class for Keras serialisation under package `tfkd`."""
+    return keras.saving.register_keras_serializable(package="tfkd")(cls)

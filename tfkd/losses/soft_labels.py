@@ -1,0 +1,89 @@
+"""Soft labels: Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural
+Network" (2015)."""
+
+import tensorflow as tf
+
+from tfkd.losses.base import DistillationLoss, serializable
+from tfkd.losses.schedule import Scheduled
+
+
+@serializable
+class SoftLabels(DistillationLoss):
+    """KL divergence between teacher and student softmax at temperature T.
+
+    `T² · mean_over_batch KL(softmax(t/T) ‖ softmax(s/T))`, computed from
+    log-softmax in float32 (no clipping of probabilities). The T² factor keeps
+    the gradient's scale independent of T: the gradient with respect to the
+    student logits is `T · (softmax(s/T) − softmax(t/T)) / batch`.
+
+    With several teachers, the target is the weighted average of the
+    teachers' softened **probabilities**, each at temperature T.
+
+    Args:
+        temperature: T > 0, a number or a schedule of the step.
+            Defaults to 4.0.
+        weight: the term's weight (>= 0, number or schedule). Defaults to 1.0.
+        name: metric name. Defaults to "soft_labels".
+
+    Raises:
+        ValueError: if the temperature is <= 0, NaN or infinite, or the
+            weight is negative, NaN or infinite.
+
+    Example:
+
+    ```python
+    loss = tfkd.losses.SoftLabels(temperature=4.0)
+    value = loss(teacher_logits, student_logits)  # float32 scalar
+    ```
+    """
+
+    default_name = "soft_labels"
+
+    def __init__(self, temperature=4.0, weight=1.0, name="soft_labels"):
+        super().__init__(None, None, weight=weight, name=name)
+        self.temperature = Scheduled(temperature, "temperature", 0.0, strict=True)
+
+    def compute(self, teacher, student, step=None, teacher_weights=None):
+        t = self.temperature(step)
+        log_q = tf.nn.log_softmax(student / t, axis=-1)
+        teachers = teacher if isinstance(teacher, (list, tuple)) else [teacher]
+        log_ps = tf.stack([tf.nn.log_softmax(x / t, axis=-1) for x in teachers])
+        if len(teachers) == 1:
+            log_p = log_ps[0]
+        else:
+            if teacher_weights is None:
+                teacher_weights = [1.0] * len(teachers)
+            w = tf.constant(teacher_weights, "float32")
+            log_w = tf.math.log(w / tf.reduce_sum(w))
+            # log Σ_k w_k p_k, stable even when some p_k underflow.
+            log_p = tf.reduce_logsumexp(log_ps + log_w[:, None, None], axis=0)
+        kl = tf.reduce_sum(tf.exp(log_p) * (log_p - log_q), axis=-1)
+        # Rounding can leave a KL of -1e-9 where p == q: clamp per example.
+        return tf.square(t) * tf.reduce_mean(tf.maximum(kl, 0.0))
+
+    def __call__(self, teacher, student, step=None, teacher_weights=None):
+        """Returns the unweighted float32 loss.
+
+        Args:
+            teacher: teacher logits `(B, K)`, or a list of them (one per
+                teacher).
+            student: student logits `(B, K)`.
+            step: training step, for a scheduled temperature.
+            teacher_weights: weights of the teachers when `teacher` is a
+                list; normalised to sum to 1. Defaults to equal weights.
+
+        Returns:
+            A float32 scalar tensor.
+        """
+        teacher = tf.nest.map_structure(
+            lambda x: tf.stop_gradient(tf.cast(x, "float32")), teacher
+        )
+        student = tf.cast(student, "float32")
+        return self.compute(teacher, student, step, teacher_weights)
+
+    def get_config(self):
+        return {
+            "temperature": self.temperature.get_config(),
+            "weight": self.weight.get_config(),
+            "name": self.name,
+        }
