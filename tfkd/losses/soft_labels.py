@@ -7,6 +7,21 @@ from tfkd.losses.base import DistillationLoss, serializable
 from tfkd.losses.schedule import Scheduled
 
 
+def _precise_where_close(kl, p, delta):
+    """Recomputes KL without cancellation for rows where t/T ≈ s/T.
+
+    With δ = (t − s)/T and δ' = δ − E_p[δ], exactly
+    KL(p‖q) = log1p(E_p[expm1(−δ')]). For |δ'| <= 1 this avoids subtracting
+    two nearly equal log-probabilities, which in float32 leaves an error of
+    ~1e-7 that T² then multiplies. Other rows keep the direct form.
+    """
+    centred = delta - tf.reduce_sum(p * delta, axis=-1, keepdims=True)
+    close = tf.reduce_max(tf.abs(centred), axis=-1) <= 1.0
+    centred = tf.clip_by_value(centred, -1.0, 1.0)  # finite in unused rows
+    precise = tf.math.log1p(tf.reduce_sum(p * tf.math.expm1(-centred), axis=-1))
+    return tf.where(close, precise, kl)
+
+
 @serializable
 class SoftLabels(DistillationLoss):
     """KL divergence between teacher and student softmax at temperature T.
@@ -57,7 +72,10 @@ class SoftLabels(DistillationLoss):
             log_w = tf.math.log(w / tf.reduce_sum(w))
             # log Σ_k w_k p_k, stable even when some p_k underflow.
             log_p = tf.reduce_logsumexp(log_ps + log_w[:, None, None], axis=0)
-        kl = tf.reduce_sum(tf.exp(log_p) * (log_p - log_q), axis=-1)
+        p = tf.exp(log_p)
+        kl = tf.reduce_sum(p * (log_p - log_q), axis=-1)
+        if len(teachers) == 1:
+            kl = _precise_where_close(kl, p, (teachers[0] - student) / t)
         # Rounding can leave a KL of -1e-9 where p == q: clamp per example.
         return tf.square(t) * tf.reduce_mean(tf.maximum(kl, 0.0))
 
