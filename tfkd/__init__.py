@@ -1,9 +1,11 @@
 """tfkd: knowledge distillation and mixed precision for Keras 3 on TensorFlow."""
 
 from tfkd import losses
+from tfkd import data, models
 from tfkd.distiller import Distiller
+from tfkd.export import export_student
 from tfkd.taps import list_taps
 
 __version__ = "0.1.0"
 
-__all__ = ["Distiller", "losses", "list_taps"]
+__all__ = ["Distiller", "data", "export_student", "list_taps", "losses", "models"]

@@ -1,0 +1,25 @@
+"""Distil a student from a saved teacher (or train it from scratch).
+
+    python recipes/distill.py --teacher=workdirs/fmnist/teacher.keras \
+        --student=cnn_small --method=kd+fitnet --epochs=4 --workdir=workdirs/fmnist
+    # ~2 min on 2 CPU cores. --method: kd, fitnet, at, rkd, sp, pkt, scratch, kd+at, ...
+"""
+
+from absl import app, logging
+
+from tfkd.recipes import distill
+from tfkd.recipes import flags as recipe_flags
+
+recipe_flags.define_config_flags()
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress bar
+    config = recipe_flags.config_from_flags(argv)
+    result = distill.run(config)
+    print(f"{config.student} ({config.method}): test accuracy {100 * result['test_accuracy']:.2f}% "
+          f"({result['params']:,} parameters) -> {result.get('export_path', result['student_path'])}")
+
+
+if __name__ == "__main__":
+    app.run(main)

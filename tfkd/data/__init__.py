@@ -1,0 +1,16 @@
+"""Datasets for the recipes and benchmarks."""
+
+from tfkd.data.datasets import (
+    NAMES,
+    NUM_CLASSES,
+    DatasetNotFoundError,
+    load,
+    load_arrays,
+    make_dataset,
+    split_validation,
+    to_float,
+)
+from tfkd.data.idx import read_idx
+
+__all__ = ["NAMES", "NUM_CLASSES", "DatasetNotFoundError", "load", "load_arrays",
+           "make_dataset", "read_idx", "split_validation", "to_float"]

@@ -1,0 +1,175 @@
+"""Export of the student alone as a TensorFlow SavedModel, checked and atomic."""
+
+import os
+import shutil
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfkd.taps import LOGITS, build_tap_model
+
+DEFAULT_DIR = "saved_models"
+
+
+def _student_of(model_or_distiller):
+    from tfkd.distiller import Distiller
+
+    if isinstance(model_or_distiller, Distiller):
+        return model_or_distiller.student
+    if not isinstance(model_or_distiller, keras.Model):
+        raise ValueError(
+            "export_student expects a keras.Model or a tfkd.Distiller, got "
+            f"{type(model_or_distiller).__name__}."
+        )
+    return model_or_distiller
+
+
+def _with_dtype(config, dtype):
+    """Replaces every dtype policy in a model config by `dtype`."""
+    if isinstance(config, dict):
+        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+            return {**config, "config": {**config["config"], "name": dtype}}
+        return {k: _with_dtype(v, dtype) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_with_dtype(v, dtype) for v in config]
+    return config
+
+
+def _recast(student, compute_dtype):
+    """A copy of the student computing in `compute_dtype`, same weights."""
+    if precision_of(student) == compute_dtype:
+        return student
+    config = _with_dtype(student.get_config(), compute_dtype)
+    clone = student.__class__.from_config(config)
+    clone.set_weights(student.get_weights())
+    return clone
+
+
+def precision_of(model):
+    names = {l.dtype_policy.name for l in model._flatten_layers(include_self=False)}
+    mixed = [n for n in names if n.startswith("mixed")]
+    return mixed[0] if mixed else "float32"
+
+
+def _check_destination(path, overwrite):
+    if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
+        if not overwrite:
+            raise FileExistsError(
+                f"Export destination {path!r} exists and is not empty; tfkd "
+                "never overwrites an export silently. Fix: choose another "
+                "path, or pass overwrite=True (--overwrite) to replace it."
+            )
+
+
+def export_student(model_or_distiller, path=None, compute_dtype="float32",
+                   overwrite=False, sample=None, atol=1e-5):
+    """Writes the student alone as a TensorFlow SavedModel and verifies it.
+
+    The SavedModel has a `serving_default` signature taking float32 images
+    `(batch, *input_shape)` and returning float32 `logits` and
+    `probabilities` (softmax of the logits). Teachers and distillation
+    adapters are never included. The export is written to a temporary
+    folder beside `path`, reloaded with `tf.saved_model.load` and compared
+    with the Keras student on a batch; only then is it moved into place, so
+    a failed or interrupted export leaves any previous export intact.
+
+    Args:
+        model_or_distiller: a built `keras.Model` or a `tfkd.Distiller`.
+        path: destination folder. Defaults to `saved_models/<student name>`.
+        compute_dtype: `"float32"` (default; a mixed-precision student is
+            rebuilt to compute in float32 for CPU serving), `"mixed_float16"`
+            or `"mixed_bfloat16"`.
+        overwrite: replace a non-empty `path`. Defaults to False.
+        sample: a batch of inputs for the parity check. Defaults to 8 seeded
+            random images.
+        atol: largest allowed absolute difference in the parity check for a
+            float32 export (looser tolerances apply to mixed exports).
+
+    Returns:
+        The export path.
+
+    Raises:
+        ValueError: for a model that is not built or a bad `compute_dtype`.
+        FileExistsError: if `path` is not empty and `overwrite` is False.
+        RuntimeError: if the reloaded export disagrees with the Keras model.
+
+    Example:
+
+    ```python
+    tfkd.export_student(distiller, "saved_models/fmnist_student")
+    served = tf.saved_model.load("saved_models/fmnist_student")
+    served.signatures["serving_default"](images)["probabilities"]
+    ```
+    """
+    student = _student_of(model_or_distiller)
+    if not student.built or not getattr(student, "inputs", None):
+        raise ValueError(
+            f"Cannot export `{student.name}`: it is not built (no input "
+            "shape). Fix: build it with keras.Input(shape=...) or call it on "
+            "a batch first."
+        )
+    if compute_dtype not in ("float32", "mixed_float16", "mixed_bfloat16"):
+        raise ValueError(
+            "`compute_dtype` must be 'float32', 'mixed_float16' or "
+            f"'mixed_bfloat16', got {compute_dtype!r}."
+        )
+    path = os.path.abspath(path or os.path.join(DEFAULT_DIR, student.name))
+    _check_destination(path, overwrite)
+
+    model = _recast(student, compute_dtype)
+    taps = build_tap_model(model, [], role="student")
+    input_shape = tuple(student.inputs[0].shape[1:])
+
+    def serve(images):
+        logits = tf.cast(taps(images, training=False)[LOGITS], tf.float32)
+        return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(taps)
+    archive.add_endpoint(
+        "serving_default", serve,
+        input_signature=[tf.TensorSpec((None,) + input_shape, tf.float32, name="images")],
+    )
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+    try:
+        archive.write_out(tmp, verbose=False)
+        if sample is None:
+            sample = np.random.default_rng(0).random((8,) + input_shape).astype("float32")
+        _check_parity(tmp, serve, sample, atol if compute_dtype == "float32" else 1e-2)
+        _move_into_place(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def _check_parity(export_dir, serve, sample, atol):
+    loaded = tf.saved_model.load(export_dir)
+    got = loaded.signatures["serving_default"](images=tf.constant(sample, tf.float32))
+    want = serve(tf.constant(sample, tf.float32))
+    for key in ("logits", "probabilities"):
+        if got[key].dtype != tf.float32:
+            raise RuntimeError(f"Export check failed: {key} is {got[key].dtype}, expected float32.")
+        diff = float(np.max(np.abs(got[key].numpy() - want[key].numpy())))
+        if not diff <= atol:
+            raise RuntimeError(
+                f"Export check failed: the reloaded SavedModel's {key} differ "
+                f"from the Keras student by {diff:.3g} (allowed {atol:g}). The "
+                "previous export, if any, was left untouched."
+            )
+
+
+def _move_into_place(tmp, path):
+    """Renames `tmp` to `path`; a previous export is removed only after."""
+    old = None
+    if os.path.exists(path):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=os.path.dirname(path))
+        os.rmdir(old)
+        os.rename(path, old)
+    os.rename(tmp, path)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)

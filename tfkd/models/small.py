@@ -1,0 +1,86 @@
+"""Reference teacher and students for 28×28 (and 8×8) grayscale images.
+
+Layer names are stable so distillation recipes can tap them: teachers use a
+`t_` prefix, students `s_`; `*_block1/2/3` are conv feature maps, `*_embed`
+the penultimate features, `*_logits` the float32 output.
+"""
+
+import keras
+
+
+def _logits(x, classes, prefix):
+    # float32 logits under any precision policy (Keras mixed-precision guide).
+    return keras.layers.Dense(classes, dtype="float32", name=f"{prefix}_logits")(x)
+
+
+def _conv_bn(x, filters, name, strides=1):
+    x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    return keras.layers.ReLU(name=name)(x)
+
+
+def cnn_teacher(input_shape=(28, 28, 1), num_classes=10, width=32, name="cnn_teacher"):
+    """A VGG-style CNN teacher: three conv blocks, dropout, dense head.
+
+    About 1.2M parameters at the default width on 28×28×1.
+
+    Args:
+        input_shape: image shape. Defaults to (28, 28, 1).
+        num_classes: number of classes. Defaults to 10.
+        width: filters of the first block (doubled per block). Defaults to 64.
+        name: model name.
+
+    Returns:
+        A functional `keras.Model` with taps `t_block1..3`, `t_embed`.
+    """
+    i = keras.Input(input_shape, name="image")
+    x = _conv_bn(i, width, "t_block1a")
+    x = _conv_bn(x, width, "t_block1")
+    x = keras.layers.MaxPooling2D(name="t_pool1")(x)
+    x = _conv_bn(x, 2 * width, "t_block2a")
+    x = _conv_bn(x, 2 * width, "t_block2")
+    x = keras.layers.MaxPooling2D(name="t_pool2")(x)
+    x = _conv_bn(x, 4 * width, "t_block3")
+    x = keras.layers.GlobalAveragePooling2D(name="t_gap")(x)
+    x = keras.layers.Dropout(0.3, name="t_drop")(x)
+    x = keras.layers.Dense(4 * width, activation="relu", name="t_embed")(x)
+    return keras.Model(i, _logits(x, num_classes, "t"), name=name)
+
+
+def cnn_student(input_shape=(28, 28, 1), num_classes=10, width=16, name="cnn_small"):
+    """A small CNN student: two conv blocks and a dense head.
+
+    About 10k parameters at the default width (≥ 10× fewer than the teacher).
+
+    Args:
+        input_shape: image shape. Defaults to (28, 28, 1).
+        num_classes: number of classes. Defaults to 10.
+        width: filters of the first block (doubled in the second). Defaults to 8.
+        name: model name.
+
+    Returns:
+        A functional `keras.Model` with taps `s_block1`, `s_block2`, `s_embed`.
+    """
+    i = keras.Input(input_shape, name="image")
+    x = _conv_bn(i, width, "s_block1")
+    x = keras.layers.MaxPooling2D(name="s_pool1")(x)
+    x = _conv_bn(x, 2 * width, "s_block2")
+    x = keras.layers.MaxPooling2D(name="s_pool2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="s_gap")(x)
+    x = keras.layers.Dense(4 * width, activation="relu", name="s_embed")(x)
+    return keras.Model(i, _logits(x, num_classes, "s"), name=name)
+
+
+def mlp_student(input_shape=(28, 28, 1), num_classes=10, width=16, name="mlp_small"):
+    """A two-hidden-layer MLP student (no convolutions).
+
+    About 27k parameters at the default width on 28×28×1.
+
+    Returns:
+        A functional `keras.Model` with taps `s_hidden`, `s_embed`.
+    """
+    i = keras.Input(input_shape, name="image")
+    x = keras.layers.Flatten(name="s_flatten")(i)
+    x = keras.layers.Dense(width, activation="relu", name="s_hidden")(x)
+    x = keras.layers.Dense(width, activation="relu", name="s_embed")(x)
+    return keras.Model(i, _logits(x, num_classes, "s"), name=name)

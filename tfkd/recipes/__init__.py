@@ -1,0 +1,1 @@
+"""Library side of the absl-flag scripts in `recipes/`: one `run` each."""

@@ -1,0 +1,89 @@
+"""What every recipe does: data splits, precision, strategy, callbacks, I/O."""
+
+import os
+import tempfile
+
+import keras
+import tensorflow as tf
+
+from tfkd import data as data_lib
+
+SMOKE_TRAIN, SMOKE_TEST = 512, 256
+
+
+def set_up(config):
+    """Seeds everything and sets the global precision policy from `config`."""
+    keras.utils.set_random_seed(config.seed)
+    keras.mixed_precision.set_dtype_policy(config.resolved_precision())
+
+
+def make_strategy(name):
+    """`tf.distribute` strategy by name: default, mirrored or multiworker."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy=multiworker needs the TF_CONFIG environment variable (see README, 'Scaling out').")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def splits(config):
+    """Train, validation (held out from train) and test datasets.
+
+    The test split is never used for training, tuning or early stopping.
+    """
+    arrays = data_lib.load_arrays(config.dataset, config.data_dir or None, config.download)
+    (x, y), (x_test, y_test) = arrays["train"], arrays["test"]
+    (x_tr, y_tr), (x_val, y_val) = data_lib.split_validation(x, y, config.validation_fraction, seed=0)
+    if config.smoke:
+        x_tr, y_tr, x_val, y_val = x_tr[:SMOKE_TRAIN], y_tr[:SMOKE_TRAIN], x_val[:SMOKE_TEST], y_val[:SMOKE_TEST]
+        x_test, y_test = x_test[:SMOKE_TEST], y_test[:SMOKE_TEST]
+    bs = config.batch_size
+    return (
+        data_lib.make_dataset(x_tr, y_tr, bs, shuffle=True, seed=config.seed),
+        data_lib.make_dataset(x_val, y_val, bs),
+        data_lib.make_dataset(x_test, y_test, bs),
+        dict(input_shape=x.shape[1:], num_classes=data_lib.NUM_CLASSES[config.dataset]),
+    )
+
+
+def callbacks(run_dir):
+    """Resumable training: BackupAndRestore (student, adapters, optimizer,
+    loss scale; never a teacher) and TensorBoard logs under `run_dir`."""
+    return [
+        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
+    ]
+
+
+def save_model(model, path):
+    """Saves a `.keras` file atomically (temporary file, then rename)."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(path) or ".")
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def load_model(path, role="teacher"):
+    """Loads a saved `.keras` model with a clear error when it cannot."""
+    if not os.path.exists(path):
+        raise ValueError(f"The {role} file {path!r} does not exist. Fix: train one with recipes/train_teacher.py.")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as e:
+        raise ValueError(f"The {role} file {path!r} could not be loaded ({type(e).__name__}: {str(e)[:200]}). It may be corrupt or not a Keras model; retrain or re-export it.") from e
+
+
+def compile_args(config):
+    return dict(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )

@@ -1,0 +1,89 @@
+"""The configuration shared by the recipes, validated before any work."""
+
+import dataclasses
+import os
+
+from tfkd import data as data_lib
+from tfkd import models as models_lib
+from tfkd.precision import PRECISIONS, default_precision
+
+METHODS = ("scratch", "kd", "fitnet", "at", "rkd", "sp", "pkt")
+STRATEGIES = ("default", "mirrored", "multiworker")
+
+
+@dataclasses.dataclass
+class Config:
+    """Every setting of the recipes; flags map one to one onto fields."""
+
+    dataset: str = "fashion_mnist"
+    data_dir: str = ""
+    download: bool = False
+    teacher: str = ""  # a saved teacher (.keras); train_teacher writes one
+    teachers: tuple = ()  # several saved teachers (multi-teacher kd)
+    teacher_model: str = "cnn_teacher"  # builder used by train_teacher
+    student: str = "cnn_small"
+    student_width: int = 0  # 0: the builder's default width
+    method: str = "kd"  # e.g. "kd", "fitnet", "kd+at"
+    temperature: float = 4.0
+    alpha: float = 0.1  # weight of the hard-label loss
+    hints: tuple = ()  # "teacher_layer:student_layer" pairs for fitnet
+    feature_weight: float = -1.0  # < 0: the method's typical weight
+    precision: str = ""  # "" = mixed_float16 on a GPU, float32 on a CPU
+    epochs: int = 3
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    seed: int = 0
+    validation_fraction: float = 0.1
+    strategy: str = "default"
+    workdir: str = "workdirs/default"
+    export_dir: str = ""
+    overwrite: bool = False
+    smoke: bool = False  # a few steps on a small slice, for tests
+
+    def resolved_precision(self):
+        return self.precision or default_precision()
+
+    def methods(self):
+        return [m for m in self.method.split("+") if m]
+
+    def validate(self):
+        """Raises a one-line ValueError for the first bad setting."""
+        if self.dataset not in data_lib.NAMES:
+            raise ValueError(f"--dataset={self.dataset!r} is unknown; expected one of {list(data_lib.NAMES)}.")
+        if self.student not in models_lib.NAMES:
+            raise ValueError(f"--student={self.student!r} is unknown; expected one of {list(models_lib.NAMES)}.")
+        if self.teacher_model not in models_lib.NAMES:
+            raise ValueError(f"--teacher_model={self.teacher_model!r} is unknown; expected one of {list(models_lib.NAMES)}.")
+        bad = [m for m in self.methods() if m not in METHODS]
+        if bad or not self.methods():
+            raise ValueError(f"--method={self.method!r} is unknown; expected one of {list(METHODS)} or a '+' combination such as 'kd+at'.")
+        if self.precision and self.precision not in PRECISIONS:
+            raise ValueError(f"--precision={self.precision!r} is not one of {list(PRECISIONS)}.")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"--strategy={self.strategy!r} is not one of {list(STRATEGIES)}.")
+        for path in (self.teacher, *self.teachers):
+            if path and not os.path.exists(path):
+                raise ValueError(f"Teacher file {path!r} does not exist. Fix: train one with recipes/train_teacher.py, or correct the path.")
+        for pair in self.hints:
+            if pair.count(":") < 1 or not all(pair.split(":", 1)):
+                raise ValueError(f"--hints entry {pair!r} must be 'teacher_layer:student_layer'.")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+        if not 0 <= self.alpha:
+            raise ValueError(f"--alpha must be >= 0, got {self.alpha}.")
+        if not self.temperature > 0:
+            raise ValueError(f"--temperature must be > 0, got {self.temperature}.")
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"--validation_fraction must be in (0, 1), got {self.validation_fraction}.")
+        _check_writable(self.workdir)
+        return self
+
+
+def _check_writable(folder):
+    probe = folder
+    while probe and not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    probe = probe or "."
+    if not os.access(probe, os.W_OK):
+        raise ValueError(f"--workdir={folder!r} is not writable ({probe!r} denies writing). Fix: choose a folder you can write to.")

@@ -1,0 +1,87 @@
+"""Library side of `recipes/distill.py`: distil (or train from scratch) a
+student, resumably, and optionally export it."""
+
+import json
+import os
+
+import keras
+
+from tfkd import models
+from tfkd.distiller import Distiller
+from tfkd.export import export_student
+from tfkd.recipes import common
+from tfkd.recipes.methods import build_losses
+
+
+def run_name(config):
+    width = f"_w{config.student_width}" if config.student_width else ""
+    return f"{config.student}{width}_{config.method.replace('+', '-')}_s{config.seed}"
+
+
+def run(config, workdir=None):
+    """Trains `config.student` with `config.method` and reports test accuracy.
+
+    `method="scratch"` trains the student on hard labels alone. The run's
+    folder `workdir/<student>_<method>_s<seed>/` holds TensorBoard logs, the
+    backup that makes a rerun resume, `student.keras` and `result.json`; a
+    finished run is not retrained.
+
+    Args:
+        config: a `tfkd.recipes.config.Config`.
+        workdir: output folder. Defaults to `config.workdir`.
+
+    Returns:
+        A dict with `test_accuracy`, `params`, `student_path` (and
+        `export_path` when `config.export_dir` is set).
+
+    Raises:
+        ValueError: for a bad config, a missing or corrupt teacher file, or a
+            hint naming a missing layer, before any training.
+    """
+    workdir = workdir or config.workdir
+    config.workdir = workdir
+    config.validate()
+    common.set_up(config)
+    run_dir = os.path.join(workdir, run_name(config))
+    result_path = os.path.join(run_dir, "result.json")
+    student_path = os.path.join(run_dir, "student.keras")
+    train, val, test, spec = common.splits(config)
+    strategy = common.make_strategy(config.strategy)
+    distil = config.methods() != ["scratch"]
+    teacher_paths = list(config.teachers) or ([config.teacher] if config.teacher else [])
+    if distil and not teacher_paths:
+        raise ValueError("--method needs a teacher: pass --teacher=path/to/teacher.keras (recipes/train_teacher.py writes one).")
+
+    if os.path.exists(result_path) and os.path.exists(student_path):
+        with open(result_path) as f:
+            result = json.load(f)
+        student = common.load_model(student_path, "student")
+    else:
+        with strategy.scope():
+            kwargs = {"width": config.student_width} if config.student_width else {}
+            student = models.get(config.student, **spec, **kwargs)
+            if distil:
+                teachers = [common.load_model(p) for p in teacher_paths]
+                model = Distiller(
+                    teachers if len(teachers) > 1 else teachers[0], student,
+                    losses=build_losses(config, [t.name for t in teachers], config.student),
+                    student_loss_weight=config.alpha,
+                )
+            else:
+                model = student
+            model.compile(**common.compile_args(config))
+        model.fit(train, validation_data=val, epochs=1 if config.smoke else config.epochs,
+                  steps_per_epoch=2 if config.smoke else None,
+                  callbacks=common.callbacks(run_dir), verbose=2)
+        student.compile(**{k: v for k, v in common.compile_args(config).items() if k != "optimizer"})
+        _, accuracy = student.evaluate(test, verbose=0)
+        common.save_model(student, student_path)
+        result = {"test_accuracy": float(accuracy), "params": student.count_params(),
+                  "method": config.method, "student": config.student, "seed": config.seed}
+        with open(result_path, "w") as f:
+            json.dump(result, f)
+    result["student_path"] = student_path
+    if config.export_dir:
+        result["export_path"] = export_student(student, config.export_dir, overwrite=config.overwrite)
+    keras.mixed_precision.set_dtype_policy("float32")
+    return result

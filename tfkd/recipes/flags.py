@@ -1,0 +1,55 @@
+"""absl flags generated from `Config`, so every script takes the same flags."""
+
+import dataclasses
+
+from absl import app, flags
+
+from tfkd.recipes.config import Config
+
+_HELP = {
+    "dataset": "fashion_mnist (default), mnist, cifar10, cifar100 or digits.",
+    "teacher": "A saved teacher (.keras); recipes/train_teacher.py writes one.",
+    "teachers": "Several saved teachers for multi-teacher kd (comma-separated).",
+    "student": "Student builder: cnn_small, mlp_small, resnet8x4, wrn_16_2, ...",
+    "method": "kd, fitnet, at, rkd, sp, pkt, scratch, or a combination like kd+at.",
+    "alpha": "Weight of the hard-label loss.",
+    "hints": "teacher_layer:student_layer pairs for fitnet (comma-separated).",
+    "precision": "float32, mixed_float16 or mixed_bfloat16 (default: mixed_float16 on a GPU, float32 on a CPU).",
+    "smoke": "A few steps on a small slice (tests).",
+}
+
+
+def define_config_flags(skip=()):
+    """Defines one flag per `Config` field (lists for tuple fields)."""
+    for field in dataclasses.fields(Config):
+        if field.name in skip:
+            continue
+        help_ = _HELP.get(field.name, field.name.replace("_", " ") + ".")
+        default = field.default
+        if isinstance(default, bool):
+            flags.DEFINE_bool(field.name, default, help_)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(field.name, default, help_)
+        elif isinstance(default, float):
+            flags.DEFINE_float(field.name, default, help_)
+        elif isinstance(default, tuple):
+            flags.DEFINE_list(field.name, list(default), help_)
+        else:
+            flags.DEFINE_string(field.name, default, help_)
+
+
+def config_from_flags(argv, skip=()):
+    """Builds a validated `Config`; stray arguments and bad values stop the
+    script with a one-line message before any work."""
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    values = {}
+    for field in dataclasses.fields(Config):
+        if field.name in skip:
+            continue
+        value = flags.FLAGS[field.name].value
+        values[field.name] = tuple(value) if isinstance(field.default, tuple) else value
+    try:
+        return Config(**values).validate()
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None

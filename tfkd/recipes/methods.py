@@ -1,0 +1,72 @@
+"""Distillation methods by name, with default layer pairs for the reference
+models: what `--method=kd+at` turns into."""
+
+from tfkd import losses
+from tfkd.models import TAPS
+
+# Typical weights (RepDistiller's, for losses of the same formula).
+TYPICAL_WEIGHT = {"fitnet": 1.0, "at": 1000.0, "rkd": 1.0, "sp": 3000.0, "pkt": 30000.0}
+
+# Which tap roles each method pairs: (teacher role, student role).
+_PAIRS = {
+    "fitnet": {"conv": [("block2", "block2")], "dense": [("embed", "embed")]},
+    "at": {"conv": [("block1", "block1"), ("block2", "block2")]},
+    "rkd": {"conv": [("embed", "embed")], "dense": [("embed", "embed")]},
+    "sp": {"conv": [("block3", "block2")], "dense": [("block3", "embed")]},
+    "pkt": {"conv": [("embed", "embed")], "dense": [("embed", "embed")]},
+}
+_CLASSES = {"fitnet": losses.FeatureHint, "at": losses.AttentionTransfer, "rkd": losses.RelationalKD,
+            "sp": losses.SimilarityPreserving, "pkt": losses.ProbabilisticKT}
+
+
+def _pairs(method, teacher_name, student_name):
+    t_taps, s_taps = TAPS.get(teacher_name), TAPS.get(student_name)
+    if t_taps is None or s_taps is None:
+        unknown = teacher_name if t_taps is None else student_name
+        raise ValueError(
+            f"--method={method} has no default layers for the model {unknown!r}. "
+            "Fix: name the pair with --hints=teacher_layer:student_layer."
+        )
+    kind = "conv" if "block1" in s_taps else "dense"
+    pairs = _PAIRS[method].get(kind)
+    if not pairs:
+        raise ValueError(
+            f"--method={method} needs convolutional feature maps, but the "
+            f"student {student_name!r} has none. Fix: pick another method "
+            "(kd, fitnet, rkd, sp, pkt) or a convolutional student."
+        )
+    return [(t_taps[t], s_taps[s]) for t, s in pairs]
+
+
+def build_losses(config, teacher_names, student_name):
+    """The distillation losses for `config.method` (e.g. "kd+at").
+
+    Args:
+        config: a `tfkd.recipes.config.Config`.
+        teacher_names: model names of the teachers (the first is used for
+            feature methods; with several teachers, paths get its prefix).
+        student_name: the student's builder name.
+
+    Returns:
+        A list of `tfkd.losses.DistillationLoss`.
+
+    Raises:
+        ValueError: for a method with no default layers for these models.
+    """
+    out = []
+    prefix = f"{teacher_names[0]}/" if len(teacher_names) > 1 else ""
+    for method in config.methods():
+        if method == "scratch":
+            continue
+        if method == "kd":
+            out.append(losses.SoftLabels(config.temperature, weight=max(1.0 - config.alpha, 0.0)))
+            continue
+        weight = config.feature_weight if config.feature_weight >= 0 else TYPICAL_WEIGHT[method]
+        if method == "fitnet" and config.hints:
+            pairs = [tuple(h.split(":", 1)) for h in config.hints]
+        else:
+            pairs = _pairs(method, teacher_names[0], student_name)
+        for t, s in pairs:
+            out.append(_CLASSES[method](prefix + t, s, weight=weight,
+                                        name=f"{method}_{s.replace('/', '_').replace(':', '_')}"))
+    return out
