@@ -363,7 +363,8 @@ class Distiller(keras.Model):
 
     def train_step(self, data):
         x, y, sample_weight, cached = self._unpack(data)
-        step = self.optimizer.iterations
+        # A value read now: apply_gradients increments the variable later on.
+        step = tf.identity(self.optimizer.iterations)
         teacher_outs = cached if cached is not None else self._teacher_outputs(x)
         variables = self.trainable_weights
         with tf.GradientTape() as tape:

@@ -15,7 +15,8 @@ def _logits(x, classes, prefix):
 
 def _conv_bn(x, filters, name, strides=1):
     x = keras.layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(name=f"{name}_bn")(x)
+    # momentum 0.9: moving statistics keep up over short schedules.
+    x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=name)(x)
 
 

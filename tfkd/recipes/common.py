@@ -48,6 +48,11 @@ def splits(config):
     )
 
 
+def epochs(config):
+    """At most two epochs in smoke runs (enough to test resuming)."""
+    return min(config.epochs, 2) if config.smoke else config.epochs
+
+
 def callbacks(run_dir):
     """Resumable training: BackupAndRestore (student, adapters, optimizer,
     loss scale; never a teacher) and TensorBoard logs under `run_dir`."""

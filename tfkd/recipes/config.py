@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import tempfile
 
 from tfkd import data as data_lib
 from tfkd import models as models_lib
@@ -81,9 +82,18 @@ class Config:
 
 
 def _check_writable(folder):
-    probe = folder
-    while probe and not os.path.exists(probe):
+    """Tries to create a file in the nearest existing ancestor of `folder`."""
+    probe = os.path.abspath(folder)
+    while not os.path.exists(probe):
         probe = os.path.dirname(probe)
-    probe = probe or "."
-    if not os.access(probe, os.W_OK):
-        raise ValueError(f"--workdir={folder!r} is not writable ({probe!r} denies writing). Fix: choose a folder you can write to.")
+    problem = None
+    if not os.path.isdir(probe):
+        problem = f"{probe!r} is a file"
+    else:
+        try:
+            with tempfile.TemporaryFile(dir=probe):
+                pass
+        except OSError as e:
+            problem = f"{probe!r} denies writing ({e.strerror})"
+    if problem:
+        raise ValueError(f"--workdir={folder!r} is not writable: {problem}. Fix: choose a folder you can write to.")

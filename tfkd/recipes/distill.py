@@ -18,7 +18,7 @@ def run_name(config):
     return f"{config.student}{width}_{config.method.replace('+', '-')}_s{config.seed}"
 
 
-def run(config, workdir=None):
+def run(config, workdir=None, extra_callbacks=()):
     """Trains `config.student` with `config.method` and reports test accuracy.
 
     `method="scratch"` trains the student on hard labels alone. The run's
@@ -29,6 +29,7 @@ def run(config, workdir=None):
     Args:
         config: a `tfkd.recipes.config.Config`.
         workdir: output folder. Defaults to `config.workdir`.
+        extra_callbacks: more Keras callbacks for `fit`.
 
     Returns:
         A dict with `test_accuracy`, `params`, `student_path` (and
@@ -70,9 +71,9 @@ def run(config, workdir=None):
             else:
                 model = student
             model.compile(**common.compile_args(config))
-        model.fit(train, validation_data=val, epochs=1 if config.smoke else config.epochs,
+        model.fit(train, validation_data=val, epochs=common.epochs(config),
                   steps_per_epoch=2 if config.smoke else None,
-                  callbacks=common.callbacks(run_dir), verbose=2)
+                  callbacks=common.callbacks(run_dir) + list(extra_callbacks), verbose=2)
         student.compile(**{k: v for k, v in common.compile_args(config).items() if k != "optimizer"})
         _, accuracy = student.evaluate(test, verbose=0)
         common.save_model(student, student_path)

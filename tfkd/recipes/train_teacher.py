@@ -39,7 +39,7 @@ def run(config, workdir=None):
         with strategy.scope():
             model = models.get(config.teacher_model, **spec)
             model.compile(**common.compile_args(config))
-        model.fit(train, validation_data=val, epochs=1 if config.smoke else config.epochs,
+        model.fit(train, validation_data=val, epochs=common.epochs(config),
                   callbacks=common.callbacks(os.path.join(workdir, "teacher_run")),
                   steps_per_epoch=2 if config.smoke else None, verbose=2)
         common.save_model(model, path)

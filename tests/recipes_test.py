@@ -1,0 +1,115 @@
+"""Each recipe end to end at smoke size, resume included."""
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfkd.recipes import demo, distill, evaluate, train_teacher
+from tfkd.recipes.config import Config
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def teacher_path(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("teacher"))
+    result = train_teacher.run(Config(workdir=workdir, smoke=True, batch_size=64))
+    assert os.path.exists(result["path"]) and 0 <= result["test_accuracy"] <= 1
+    return result["path"]
+
+
+def test_distill_export_and_evaluate(teacher_path, tmp_path):
+    config = Config(workdir=str(tmp_path), smoke=True, teacher=teacher_path, method="kd+fitnet",
+                    export_dir=str(tmp_path / "export"), batch_size=64)
+    result = distill.run(config)
+    assert os.path.exists(os.path.join(result["export_path"], "saved_model.pb"))
+    served = evaluate.run(Config(workdir=str(tmp_path), smoke=True), result["export_path"])
+    keras_file = evaluate.run(Config(workdir=str(tmp_path), smoke=True), result["student_path"])
+    assert served["test_accuracy"] == pytest.approx(keras_file["test_accuracy"])
+    assert served["test_accuracy"] == pytest.approx(result["test_accuracy"])
+    # Checkpoints and logs in the workdir; no teacher in the checkpoint.
+    run_dir = os.path.dirname(result["student_path"])
+    assert os.listdir(os.path.join(run_dir, "logs"))
+    # A finished run is reused, not retrained.
+    again = distill.run(dataclasses.replace(config, export_dir=""))
+    assert again["test_accuracy"] == result["test_accuracy"]
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        raise KeyboardInterrupt("simulated kill after the first epoch")
+
+
+class _Epochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.seen.append(epoch)
+
+
+def test_distill_resumes_from_workdir(teacher_path, tmp_path):
+    config = Config(workdir=str(tmp_path), smoke=True, teacher=teacher_path, method="kd", epochs=2, batch_size=64)
+    with pytest.raises(KeyboardInterrupt):
+        distill.run(config, extra_callbacks=[_Interrupt()])
+    backup = os.path.join(str(tmp_path), distill.run_name(config), "backup")
+    assert os.listdir(backup)
+    epochs = _Epochs()
+    distill.run(config, extra_callbacks=[epochs])
+    assert epochs.seen == [1]  # continued with the second epoch
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(dataset="fmnist"), "--dataset='fmnist' is unknown"),
+    (dict(student="cnn_tiny"), "--student='cnn_tiny' is unknown"),
+    (dict(method="kd+foo"), "--method='kd\\+foo' is unknown"),
+    (dict(precision="float8"), "--precision='float8' is not one of"),
+    (dict(teacher="/nonexistent/teacher.keras"), "Teacher file '/nonexistent/teacher.keras' does not exist"),
+    (dict(hints=("t_block2",)), "must be 'teacher_layer:student_layer'"),
+    (dict(workdir="FILE"), "is not writable: .* is a file"),
+    (dict(workdir="/proc/tfkd"), "is not writable: .* denies writing"),
+])
+def test_bad_config_is_one_clear_error(changes, message, tmp_path):
+    if changes.get("workdir") == "FILE":
+        (tmp_path / "f").write_text("")
+        changes = dict(workdir=str(tmp_path / "f" / "run"))
+    with pytest.raises(ValueError, match=message):
+        Config(**changes).validate()
+
+
+def test_corrupt_teacher_file(tmp_path):
+    bad = tmp_path / "teacher.keras"
+    bad.write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="could not be loaded.*corrupt"):
+        distill.run(Config(workdir=str(tmp_path), smoke=True, teacher=str(bad)))
+
+
+def test_hint_naming_missing_layer(teacher_path, tmp_path):
+    with pytest.raises(ValueError, match="no layer named 't_blockk2'.*Closest layer names"):
+        distill.run(Config(workdir=str(tmp_path), smoke=True, teacher=teacher_path, method="fitnet",
+                           hints=("t_blockk2:s_block2",)))
+
+
+def test_script_rejects_bad_flag_in_one_line(tmp_path):
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "recipes", "distill.py"), "--dataset=nope",
+                          f"--workdir={tmp_path}"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "--dataset='nope' is unknown" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_demo_smoke(tmp_path):
+    lines = []
+    rows = demo.run(str(tmp_path / "work"), smoke=True, export_dir=str(tmp_path / "export"), print_fn=lines.append)
+    assert [r["model"] for r in rows] == ["teacher", "student (scratch)", "student (kd + hint)"]
+    assert rows[0]["params"] >= 10 * rows[1]["params"]
+    assert "| model | parameters | test accuracy |" in lines[0]
+    assert os.path.exists(tmp_path / "export" / "saved_model.pb")
