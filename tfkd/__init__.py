@@ -2,10 +2,11 @@
 
 from tfkd import losses
 from tfkd import data, models
+from tfkd.cache import cache_teacher_outputs
 from tfkd.distiller import Distiller
 from tfkd.export import export_student
 from tfkd.taps import list_taps
 
 __version__ = "0.1.0"
 
-__all__ = ["Distiller", "data", "export_student", "list_taps", "losses", "models"]
+__all__ = ["Distiller", "cache_teacher_outputs", "data", "export_student", "list_taps", "losses", "models"]

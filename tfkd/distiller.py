@@ -1,6 +1,7 @@
 """The Distiller: trains a student on hard labels plus distillation terms."""
 
 import math
+import warnings
 
 import keras
 import tensorflow as tf
@@ -19,6 +20,24 @@ class _Untracked:
 
     def __init__(self, **items):
         self.__dict__.update(items)
+
+
+class _NonFiniteWarner(keras.callbacks.Callback):
+    """Warns once per skipped step, naming the epoch and batch."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.seen = epoch, 0.0
+
+    def on_train_batch_end(self, batch, logs=None):
+        count = float((logs or {}).get("nonfinite_steps", 0.0))
+        if count > getattr(self, "seen", 0.0):
+            warnings.warn(
+                f"tfkd: skipped the step of epoch {getattr(self, 'epoch', 0)}, "
+                f"batch {batch}: its loss was not finite (NaN or Inf in the "
+                "inputs, labels or model). Weights were not updated.",
+                stacklevel=2,
+            )
+        self.seen = count
 
 
 def _check_model(model, role):
@@ -315,6 +334,11 @@ class Distiller(keras.Model):
         kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
+    def fit(self, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, plus a warning naming any skipped batch."""
+        callbacks = list(callbacks or []) + [_NonFiniteWarner()]
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
     # ----------------------------------------------------------- the steps
     def _teacher_outputs(self, x):
         """Runs every teacher once, frozen; returns float32 dicts."""
@@ -359,7 +383,25 @@ class Distiller(keras.Model):
         if isinstance(x, dict) and CACHED_INPUTS in x:
             cached = x[CACHED_TEACHER]
             x = x[CACHED_INPUTS]
+            self._check_cache(cached)
         return x, y, sample_weight, cached
+
+    def _check_cache(self, cached):
+        """Runs at trace time: a cache from another distiller is refused."""
+        want = self._frozen.teacher_taps
+        ok = isinstance(cached, (tuple, list)) and len(cached) == len(want)
+        for t_index, t_key, _ in self._frozen.routes if ok else []:
+            for i in range(len(want)) if t_index is None else [t_index]:
+                expected = tuple(want[i].output[t_key].shape[1:]) if hasattr(want[i], "output") and want[i].output else None
+                got = cached[i].get(t_key) if isinstance(cached[i], dict) else None
+                if got is None or (expected is not None and tuple(got.shape[1:]) != expected):
+                    ok = False
+        if not ok:
+            raise ValueError(
+                "This dataset carries cached teacher outputs that do not fit "
+                "this Distiller (other teachers, taps or shapes). Fix: rebuild "
+                "it with tfkd.cache_teacher_outputs(this_distiller, dataset)."
+            )
 
     def train_step(self, data):
         x, y, sample_weight, cached = self._unpack(data)
@@ -367,6 +409,10 @@ class Distiller(keras.Model):
         step = tf.identity(self.optimizer.iterations)
         teacher_outs = cached if cached is not None else self._teacher_outputs(x)
         variables = self.trainable_weights
+        # BatchNorm statistics change in the forward pass; a skipped step
+        # puts them back, so no NaN reaches any weight.
+        stateful = self.student.non_trainable_variables if self.on_nonfinite == "skip" else []
+        snapshot = [tf.identity(v) for v in stateful]
         with tf.GradientTape() as tape:
             student_out = self._frozen.student_taps(x, training=True)
             y_pred = tf.cast(student_out[OUTPUT], "float32")
@@ -381,14 +427,24 @@ class Distiller(keras.Model):
             scaled = self.optimizer.scale_loss(total / precision.num_replicas())
         gradients = tape.gradient(scaled, variables)
         finite = tf.math.is_finite(total)
+        for value in tf.nest.flatten(x):
+            if value.dtype.is_floating:
+                finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(value)))
         if self.on_nonfinite == "raise":
-            total = tf.debugging.check_numerics(
-                total, "tfkd: the distillation loss is not finite (NaN or Inf "
-                "in the inputs, labels or model); on_nonfinite='raise'"
-            )
+            check = tf.debugging.assert_equal(finite, True, message=(
+                "tfkd: the loss or the inputs are not finite (NaN or Inf in "
+                "the inputs, labels or model); on_nonfinite='raise'"))
+            with tf.control_dependencies([check]):
+                gradients = [g if g is None else tf.identity(g) for g in gradients]
             self.optimizer.apply_gradients(zip(gradients, variables))
         else:
-            self._apply_if_finite(finite, gradients, variables, step)
+            self._apply_if_finite(finite, gradients, variables)
+            if stateful:
+                def restore():
+                    for v, old in zip(stateful, snapshot):
+                        v.assign(old)
+                    return tf.constant(False)
+                tf.cond(finite, lambda: tf.constant(True), restore)
 
         batch = tf.shape(tf.nest.flatten(x)[0])[0]
         self._update_trackers(finite, total, hard, terms, batch)
@@ -403,18 +459,19 @@ class Distiller(keras.Model):
             logs["loss_scale"] = tf.convert_to_tensor(self.optimizer.dynamic_scale)
         return logs
 
-    def _apply_if_finite(self, finite, gradients, variables, step):
+    def _apply_if_finite(self, finite, gradients, variables):
         def apply():
             self.optimizer.apply_gradients(zip(gradients, variables))
             return tf.constant(True)
 
-        def skip():
-            tf.print("tfkd: skipped training step", step,
-                     "because the loss is not finite (NaN/Inf inputs or labels?)")
+        def skip():  # counted in `nonfinite_steps`; fit() warns with the batch
             return tf.constant(False)
 
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
-            # It checks the gradients itself, skips and lowers the scale.
+            # It checks the gradients itself, skips and lowers the scale; bad
+            # inputs reach it as NaN gradients so it skips those steps too.
+            nan = tf.constant(float("nan"))
+            gradients = [g if g is None else tf.where(finite, g, tf.cast(nan, g.dtype)) for g in gradients]
             self.optimizer.apply_gradients(zip(gradients, variables))
         else:
             tf.cond(finite, apply, skip)

@@ -1,0 +1,91 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfkd
+from tests.conftest import CallCounter, sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
+
+
+def _distiller(teacher=None):
+    d = tfkd.Distiller(teacher or tiny_teacher(counter=True), tiny_student(),
+                       losses=[tfkd.losses.SoftLabels(2.0), tfkd.losses.FeatureHint("t_block2", "s_block1")])
+    d.compile(keras.optimizers.SGD(0.05), loss=sparse_ce())
+    return d
+
+
+def test_cached_fit_skips_teacher_and_matches_online_fit(tmp_path):
+    online, cached = _distiller(), _distiller()
+    cached.student.set_weights(online.student.get_weights())
+    for a, b in zip(cached.adapters, online.adapters):
+        a.set_weights(b.get_weights())
+    cached.get_teachers()[0].set_weights(online.get_teachers()[0].get_weights())
+    ds = tiny_dataset(n=32)
+    h1 = online.fit(ds, epochs=3, verbose=0).history
+    data = tfkd.cache_teacher_outputs(cached, ds, str(tmp_path))
+    counter = cached.get_teachers()[0].get_layer("t_counter").count
+    h2 = cached.fit(data, epochs=1, verbose=0).history  # computes the cache
+    start = int(counter.numpy())
+    h2["loss"] += cached.fit(data, epochs=2, verbose=0).history["loss"]
+    assert int(counter.numpy()) == start  # later epochs never run the teacher
+    np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)
+    again = tfkd.cache_teacher_outputs(cached, ds, str(tmp_path))
+    before = int(counter.numpy())
+    cached.fit(again, epochs=1, verbose=0)
+    assert int(counter.numpy()) == before  # reused from disk
+
+
+def test_changed_teacher_recomputes(tmp_path):
+    d = _distiller()
+    ds = tiny_dataset(n=16)
+    d.fit(tfkd.cache_teacher_outputs(d, ds, str(tmp_path)), epochs=1, verbose=0)
+    d.get_teachers()[0].get_layer("t_logits").bias.assign(tf.ones(10))
+    counter = d.get_teachers()[0].get_layer("t_counter").count
+    before = int(counter.numpy())
+    d.fit(tfkd.cache_teacher_outputs(d, ds, str(tmp_path)), epochs=1, verbose=0)
+    assert int(counter.numpy()) > before
+
+
+def test_random_augmentation_is_refused():
+    generator = tf.random.Generator.from_non_deterministic_state()
+    ds = tiny_dataset(n=16).map(lambda x, y: (x + generator.normal(tf.shape(x)), y))
+    with pytest.raises(ValueError, match="different inputs on two passes.*stateless"):
+        tfkd.cache_teacher_outputs(_distiller(), ds)
+
+
+def test_cache_from_another_distiller_is_refused():
+    other = tfkd.Distiller(tiny_teacher(), tiny_student(), losses=[tfkd.losses.FeatureHint("t_block1", "s_block1")])
+    data = tfkd.cache_teacher_outputs(other, tiny_dataset(n=16))
+    with pytest.raises(ValueError, match="do not fit this Distiller"):
+        _distiller().fit(data, epochs=1, verbose=0)
+
+
+def test_jit_compile_and_no_retracing():
+    d = tfkd.Distiller(tiny_teacher(), tiny_student(), losses=[tfkd.losses.SoftLabels(),
+                                                                tfkd.losses.FeatureHint("t_block2", "s_block1")])
+    traces = []
+    original = d.train_step
+    d.train_step = lambda data: (traces.append(1), original(data))[1]
+    d.compile("adam", loss=sparse_ce(), jit_compile=True)
+    h = d.fit(tiny_dataset(n=64), epochs=1, verbose=0).history
+    after_first_epoch = len(traces)
+    h = d.fit(tiny_dataset(n=64), epochs=3, verbose=0).history
+    assert np.isfinite(h["loss"]).all()
+    assert len(traces) == after_first_epoch  # no retracing per step or epoch
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_nonfinite_batch_is_skipped_and_named(policy):
+    d = tfkd.Distiller(tiny_teacher(), tiny_student(dtype=policy), losses=[tfkd.losses.SoftLabels()])
+    d.compile("sgd", loss=sparse_ce())
+    x, y = tiny_data(32)
+    x[16] = np.nan
+    before = [w.numpy().copy() for w in d.student.weights]
+    with pytest.warns(UserWarning, match="epoch 0, batch 1"):
+        h = d.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0).history
+    assert h["nonfinite_steps"] == [1.0]
+    assert all(np.all(np.isfinite(w.numpy())) for w in d.student.weights)  # BatchNorm statistics too
+    raising = tfkd.Distiller(tiny_teacher(), tiny_student(), losses=[tfkd.losses.SoftLabels()], on_nonfinite="raise")
+    raising.compile("sgd", loss=sparse_ce())
+    with pytest.raises(Exception, match="not finite"):
+        raising.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
