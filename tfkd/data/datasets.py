@@ -161,7 +161,7 @@ def split_validation(x, y, fraction=0.1, seed=0):
     return (x[~val], y[~val]), (x[val], y[val])
 
 
-def make_dataset(x, y, batch_size, shuffle=False, seed=0, cache=True):
+def make_dataset(x, y, batch_size, shuffle=False, seed=0):
     """A batched, prefetched `tf.data.Dataset` from arrays.
 
     Images are converted to float32 in [0, 1] once (held in memory), so the
@@ -173,12 +173,10 @@ def make_dataset(x, y, batch_size, shuffle=False, seed=0, cache=True):
         batch_size: batch size.
         shuffle: reshuffle every epoch with `seed`.
         seed: shuffle seed.
-        cache: unused for in-memory arrays; kept for symmetry with TFDS.
 
     Returns:
         A `tf.data.Dataset` of `(images, labels)`.
     """
-    del cache
     x = to_float(x) if x.dtype == np.uint8 else x.astype(np.float32)
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int64)))
     if shuffle:
