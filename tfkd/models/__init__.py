@@ -2,6 +2,7 @@
 
 import difflib
 import functools
+import inspect
 
 from tfkd.models import cifar, small
 
@@ -9,6 +10,7 @@ _BUILDERS = {
     "cnn_teacher": small.cnn_teacher,
     "cnn_small": small.cnn_student,
     "mlp_small": small.mlp_student,
+    "mlp_teacher": small.mlp_teacher,
     "resnet32x4": functools.partial(cifar.resnet_x4, 32),
     "resnet8x4": functools.partial(cifar.resnet_x4, 8),
     "wrn_40_2": functools.partial(cifar.wide_resnet, 40, 2),
@@ -20,6 +22,7 @@ TAPS = {
     "cnn_teacher": {"block1": "t_block1", "block2": "t_block2", "block3": "t_block3", "embed": "t_embed"},
     "cnn_small": {"block1": "s_block1", "block2": "s_block2", "embed": "s_embed"},
     "mlp_small": {"hidden": "s_hidden", "embed": "s_embed"},
+    "mlp_teacher": {"hidden": "m_hidden", "embed": "m_embed"},
     **{n: {"block1": "block1", "block2": "block2", "block3": "block3", "embed": "embed"}
        for n in ("resnet32x4", "resnet8x4", "wrn_40_2", "wrn_16_2")},
 }
@@ -30,7 +33,7 @@ def get(name, input_shape=(28, 28, 1), num_classes=10, **kwargs):
     """Builds a reference model by name.
 
     Args:
-        name: one of `NAMES` (`cnn_teacher`, `cnn_small`, `mlp_small`,
+        name: one of `NAMES` (`cnn_teacher`, `cnn_small`, `mlp_small`, `mlp_teacher`,
             `resnet32x4`, `resnet8x4`, `wrn_40_2`, `wrn_16_2`).
         input_shape: image shape, batch excluded.
         num_classes: number of classes.
@@ -56,4 +59,11 @@ def get(name, input_shape=(28, 28, 1), num_classes=10, **kwargs):
     return _BUILDERS[name](input_shape=input_shape, num_classes=num_classes, **kwargs)
 
 
-__all__ = ["NAMES", "TAPS", "get", "cifar", "small"]
+def default_width(name):
+    """The `width` a builder uses when none is given (None if it has none)."""
+    builder = _BUILDERS[name]
+    params = inspect.signature(builder.func if isinstance(builder, functools.partial) else builder).parameters
+    return params["width"].default if "width" in params else None
+
+
+__all__ = ["NAMES", "TAPS", "default_width", "get", "cifar", "small"]

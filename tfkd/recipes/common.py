@@ -7,6 +7,7 @@ import keras
 import tensorflow as tf
 
 from tfkd import data as data_lib
+from tfkd.cache import cache_teacher_outputs
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256
 
@@ -28,24 +29,43 @@ def make_strategy(name):
     return tf.distribute.get_strategy()
 
 
-def splits(config):
-    """Train, validation (held out from train) and test datasets.
-
-    The test split is never used for training, tuning or early stopping.
-    """
+def split_arrays(config):
+    """`{"train", "val", "test"}` -> (x, y) arrays; `val` is held out from the
+    training split (seeded, stratified), and the test split is never used for
+    training, tuning or early stopping."""
     arrays = data_lib.load_arrays(config.dataset, config.data_dir or None, config.download)
     (x, y), (x_test, y_test) = arrays["train"], arrays["test"]
     (x_tr, y_tr), (x_val, y_val) = data_lib.split_validation(x, y, config.validation_fraction, seed=0)
     if config.smoke:
         x_tr, y_tr, x_val, y_val = x_tr[:SMOKE_TRAIN], y_tr[:SMOKE_TRAIN], x_val[:SMOKE_TEST], y_val[:SMOKE_TEST]
         x_test, y_test = x_test[:SMOKE_TEST], y_test[:SMOKE_TEST]
+    if config.train_examples:
+        x_tr, y_tr = x_tr[:config.train_examples], y_tr[:config.train_examples]
+    return {"train": (x_tr, y_tr), "val": (x_val, y_val), "test": (x_test, y_test)}
+
+
+def splits(config):
+    """Train (reshuffled every epoch), validation and test datasets, and the
+    models' `input_shape` / `num_classes`."""
+    arrays = split_arrays(config)
     bs = config.batch_size
     return (
-        data_lib.make_dataset(x_tr, y_tr, bs, shuffle=True, seed=config.seed),
-        data_lib.make_dataset(x_val, y_val, bs),
-        data_lib.make_dataset(x_test, y_test, bs),
-        dict(input_shape=x.shape[1:], num_classes=data_lib.NUM_CLASSES[config.dataset]),
+        data_lib.make_dataset(*arrays["train"], bs, shuffle=True, seed=config.seed),
+        data_lib.make_dataset(*arrays["val"], bs),
+        data_lib.make_dataset(*arrays["test"], bs),
+        dict(input_shape=arrays["train"][0].shape[1:], num_classes=data_lib.NUM_CLASSES[config.dataset]),
     )
+
+
+def cached_train(distiller, config):
+    """The training split with the teachers' outputs computed once
+    (`tfkd.cache_teacher_outputs` on the ordered examples), then reshuffled
+    example by example every epoch, exactly like the uncached split."""
+    x, y = split_arrays(config)["train"]
+    ordered = data_lib.make_dataset(x, y, 1024)
+    cached = cache_teacher_outputs(distiller, ordered)
+    return (cached.unbatch().shuffle(len(y), seed=config.seed, reshuffle_each_iteration=True)
+            .batch(config.batch_size).prefetch(tf.data.AUTOTUNE))
 
 
 def epochs(config):

@@ -31,10 +31,12 @@ class Config:
     feature_weight: float = -1.0  # < 0: the method's typical weight
     precision: str = ""  # "" = mixed_float16 on a GPU, float32 on a CPU
     epochs: int = 3
+    train_examples: int = 0  # > 0: train on the first N examples of the training split (shortened schedules)
     batch_size: int = 128
     learning_rate: float = 1e-3
     seed: int = 0
     validation_fraction: float = 0.1
+    cache_teacher: bool = False  # run the teachers once, replay their outputs
     strategy: str = "default"
     workdir: str = "workdirs/default"
     export_dir: str = ""
@@ -68,6 +70,8 @@ class Config:
         for pair in self.hints:
             if pair.count(":") < 1 or not all(pair.split(":", 1)):
                 raise ValueError(f"--hints entry {pair!r} must be 'teacher_layer:student_layer'.")
+        if self.train_examples < 0:
+            raise ValueError(f"--train_examples must be >= 0 (0: all), got {self.train_examples}.")
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")

@@ -71,6 +71,8 @@ def run(config, workdir=None, extra_callbacks=()):
             else:
                 model = student
             model.compile(**common.compile_args(config))
+            if distil and config.cache_teacher:
+                train = common.cached_train(model, config)
         model.fit(train, validation_data=val, epochs=common.epochs(config),
                   steps_per_epoch=2 if config.smoke else None,
                   callbacks=common.callbacks(run_dir) + list(extra_callbacks), verbose=2)

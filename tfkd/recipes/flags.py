@@ -15,6 +15,7 @@ _HELP = {
     "alpha": "Weight of the hard-label loss.",
     "hints": "teacher_layer:student_layer pairs for fitnet (comma-separated).",
     "precision": "float32, mixed_float16 or mixed_bfloat16 (default: mixed_float16 on a GPU, float32 on a CPU).",
+    "cache_teacher": "Run the teachers once over the training split and replay their outputs every epoch.",
     "smoke": "A few steps on a small slice (tests).",
 }
 

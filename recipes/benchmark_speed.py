@@ -1,0 +1,34 @@
+"""Speed benchmark: tfkd against the hand-written limit and keras.distillation.
+
+    python recipes/benchmark_speed.py --workdir=workdirs/benchmark_speed
+    # about 15 min on 2 CPU cores; writes speed.md and speed.csv
+"""
+
+from absl import app, flags, logging
+
+from tfkd.recipes import benchmark_speed
+
+flags.DEFINE_string("workdir", "workdirs/benchmark_speed", "Where speed.md and speed.csv go.")
+flags.DEFINE_list("pairs", ["small", "wide"], f"Model pairs, from {list(benchmark_speed.PAIRS)}.")
+flags.DEFINE_integer("batch_size", 256, "Examples per step.")
+flags.DEFINE_integer("steps", 30, "Steps per timed epoch.")
+flags.DEFINE_integer("repeats", 4, "Timed epochs per row (after one warm-up epoch).")
+flags.DEFINE_bool("keras", True, "Also time keras.distillation.Distiller.")
+flags.DEFINE_bool("smoke", False, "A tiny run (tests).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    logging.set_verbosity(logging.WARNING)
+    try:
+        benchmark_speed.check_args(FLAGS.pairs, FLAGS.batch_size, FLAGS.steps, FLAGS.repeats)
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
+    benchmark_speed.run(FLAGS.workdir, tuple(FLAGS.pairs), FLAGS.batch_size, FLAGS.steps, FLAGS.repeats,
+                        FLAGS.smoke, FLAGS.keras)
+
+
+if __name__ == "__main__":
+    app.run(main)

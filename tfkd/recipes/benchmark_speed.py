@@ -1,0 +1,263 @@
+"""Library side of `recipes/benchmark_speed.py`: distillation step time
+against the limit (one teacher forward + one student training step, written
+by hand), against `keras.distillation`, with caching and XLA."""
+
+import csv
+import dataclasses
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfkd import data as data_lib
+from tfkd import losses, models
+from tfkd.cache import cache_teacher_outputs
+from tfkd.distiller import Distiller
+from tfkd.recipes import measure
+
+TEMPERATURE, ALPHA = 4.0, 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """A teacher/student pair and the two layer pairs its hints use."""
+
+    name: str
+    student_width: int
+    hints: tuple = (("t_block1", "s_block1"), ("t_block2", "s_block2"))
+
+    def build(self, input_shape, num_classes):
+        teacher = models.get("cnn_teacher", input_shape, num_classes)
+        student = models.get("cnn_small", input_shape, num_classes, width=self.student_width)
+        return teacher, student
+
+
+# "small": the reference pair (student 5% of the teacher's parameters; hints
+# need adapters). "wide": the student's feature maps match the teacher's, so
+# keras.distillation's feature loss (no adapters) can run on the same work.
+PAIRS = {"small": Pair("small", 16), "wide": Pair("wide", 32)}
+
+
+def _ce(y, logits):
+    return tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+
+
+def _soft(t, s):
+    log_p = tf.nn.log_softmax(t / TEMPERATURE)
+    log_q = tf.nn.log_softmax(s / TEMPERATURE)
+    kl = tf.reduce_sum(tf.exp(log_p) * (log_p - log_q), axis=-1)
+    return TEMPERATURE**2 * tf.reduce_mean(kl)
+
+
+def limit_step(teacher, student, hints=()):
+    """The minimal hand-written distillation step: teacher forward, student
+    forward/backward/update, with the same losses as the Distiller rows.
+
+    Args:
+        teacher, student: functional Keras models.
+        hints: (teacher layer, student layer) pairs for mean-squared hints;
+            a 1×1 convolution maps the student's channels when they differ.
+
+    Returns:
+        A `tf.function(x, y)` returning the loss.
+    """
+    t_feats = keras.Model(teacher.inputs, {"logits": teacher.output, **{t: teacher.get_layer(t).output for t, _ in hints}})
+    s_feats = keras.Model(student.inputs, {"logits": student.output, **{s: student.get_layer(s).output for _, s in hints}})
+    adapters = []
+    for t, s in hints:
+        t_ch, s_shape = teacher.get_layer(t).output.shape[-1], student.get_layer(s).output.shape
+        adapters.append(keras.layers.Conv2D(t_ch, 1) if t_ch != s_shape[-1] else None)
+        if adapters[-1] is not None:
+            adapters[-1].build(s_shape)
+    variables = student.trainable_variables + [v for a in adapters if a for v in a.trainable_variables]
+    optimizer = keras.optimizers.Adam(1e-3)
+    optimizer.build(variables)
+
+    @tf.function
+    def step(x, y):
+        t_out = t_feats(x, training=False)
+        with tf.GradientTape() as tape:
+            s_out = s_feats(x, training=True)
+            loss = ALPHA * _ce(y, s_out["logits"]) + (1 - ALPHA) * _soft(t_out["logits"], s_out["logits"])
+            for a, (t, s) in zip(adapters, hints):
+                loss += tf.reduce_mean(tf.square(t_out[t] - (a(s_out[s]) if a is not None else s_out[s])))
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    return step
+
+
+def _compile_args(**kwargs):
+    return dict(optimizer=keras.optimizers.Adam(1e-3),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **kwargs)
+
+
+def _tfkd(teacher, student, pair, hints=False):
+    terms = [losses.SoftLabels(TEMPERATURE, weight=1 - ALPHA)]
+    if hints:
+        adapter = None if pair.name == "wide" else "auto"
+        terms += [losses.FeatureHint(t, s, adapter=adapter) for t, s in pair.hints]
+    return Distiller(teacher, student, losses=terms, student_loss_weight=ALPHA)
+
+
+def _keras(teacher, student, pair, features=False):
+    from keras import distillation  # Keras >= 3.12
+
+    terms = [distillation.LogitsDistillation(TEMPERATURE, loss=keras.losses.KLDivergence())]
+    weights = [1 - ALPHA]
+    if features:
+        terms += [distillation.FeatureDistillation("mse", t, s) for t, s in pair.hints]
+        weights += [1.0] * len(pair.hints)
+    return distillation.Distiller(teacher, student, terms, weights, student_loss_weight=ALPHA)
+
+
+def _fit_seconds(model, dataset, steps, repeats):
+    timer = measure.EpochTimer()
+    model.fit(dataset, epochs=repeats + 1, steps_per_epoch=steps, callbacks=[timer], verbose=0)
+    return measure.median_after_warmup(timer.seconds)
+
+
+def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=print):
+    """Times every row for one model pair.
+
+    Args:
+        pair: a `Pair`.
+        x, y: training arrays (at least `steps * batch_size` examples).
+        batch_size, steps: the batch and the steps per timed epoch.
+        repeats: timed epochs (one more is run first as warm-up).
+        include_keras: whether to time `keras.distillation` rows.
+        log: where progress lines go.
+
+    Returns:
+        A list of row dicts: pair, row, seconds per epoch, examples/s,
+        reference row, ratio to it, peak and added RSS in MiB.
+    """
+    n = steps * batch_size
+    base = tf.data.Dataset.from_tensor_slices((x[:n], y[:n])).batch(batch_size, drop_remainder=True).cache()
+    for _ in base:  # decode once; every row then reads from memory
+        pass
+    data = base.repeat().prefetch(tf.data.AUTOTUNE)
+    spec = dict(input_shape=x.shape[1:], num_classes=int(y.max()) + 1)
+    keras.utils.set_random_seed(0)
+    teacher, _ = pair.build(**spec)
+    rows = []
+
+    def fresh_student():
+        keras.utils.set_random_seed(1)
+        return pair.build(**spec)[1]
+
+    def record(name, seconds, reference=None, probe=None):
+        row = {"pair": pair.name, "row": name, "epoch_s": seconds, "examples_per_s": n / seconds,
+               "reference": reference or "", "ratio": None,
+               "peak_rss_mb": probe.peak_mb if probe else None,
+               "added_rss_mb": probe.peak_mb - probe.start_mb if probe else None}
+        if reference:
+            ref = next(r for r in rows if r["row"] == reference)
+            row["ratio"] = seconds / ref["epoch_s"]
+        rows.append(row)
+        log(f"  {pair.name:6s} {name:42s} {n / seconds:9.0f} ex/s")
+
+    def fit_row(name, model, reference, dataset=data, **compile_kwargs):
+        model.compile(**_compile_args(**compile_kwargs))
+        with measure.PeakRss() as probe:
+            seconds = _fit_seconds(model, dataset, steps, repeats)
+        record(name, seconds, reference, probe)
+
+    iterator = iter(data)
+    with measure.PeakRss() as probe:
+        record("input pipeline alone", measure.time_loop(tf.function(lambda a, b: tf.reduce_sum(a)), iterator, steps, repeats),
+               probe=probe)
+    infer = tf.function(lambda a, b: teacher(a, training=False))
+    with measure.PeakRss() as probe:
+        record("teacher inference", measure.time_loop(infer, iterator, steps, repeats), probe=probe)
+    fit_row("student only (student.fit)", fresh_student(), None)
+    student = fresh_student()
+    with measure.PeakRss() as probe:
+        record("limit: kd (hand-written tf.function)",
+               measure.time_loop(limit_step(teacher, student), iterator, steps, repeats), probe=probe)
+    student = fresh_student()
+    with measure.PeakRss() as probe:
+        record("limit: kd + 2 hints (hand-written)",
+               measure.time_loop(limit_step(teacher, student, pair.hints),
+                                 iterator, steps, repeats), probe=probe)
+    fit_row("tfkd kd", _tfkd(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")
+    fit_row("tfkd kd + 2 hints", _tfkd(teacher, fresh_student(), pair, hints=True), "limit: kd + 2 hints (hand-written)")
+    fit_row("tfkd kd, jit_compile", _tfkd(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)",
+            jit_compile=True)
+    distiller = _tfkd(teacher, fresh_student(), pair)
+    cached = cache_teacher_outputs(distiller, base).repeat()
+    fit_row("tfkd kd, cached teacher outputs", distiller, "student only (student.fit)", dataset=cached)
+    if include_keras:
+        fit_row("keras.distillation kd", _keras(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")
+        if pair.name == "wide":
+            fit_row("keras.distillation kd + 2 features", _keras(teacher, fresh_student(), pair, features=True),
+                    "limit: kd + 2 hints (hand-written)")
+    return rows
+
+
+def format_table(rows):
+    """The rows as a Markdown table."""
+    lines = ["| pair | row | examples/s | ratio | to | peak RSS | added RSS |",
+             "|---|---|---:|---:|---|---:|---:|"]
+    for r in rows:
+        ratio = f"{r['ratio']:.3f}×" if r["ratio"] is not None else ""
+        peak = f"{r['peak_rss_mb']:,.0f} MiB" if r["peak_rss_mb"] is not None else ""
+        added = f"{r['added_rss_mb']:,.0f} MiB" if r["added_rss_mb"] is not None else ""
+        lines.append(f"| {r['pair']} | {r['row']} | {r['examples_per_s']:,.0f} | {ratio} | {r['reference']} | {peak} | {added} |")
+    return "\n".join(lines)
+
+
+def check_args(pairs, batch_size, steps, repeats):
+    """Raises a one-line ValueError for an unknown pair or a size < 1."""
+    unknown = [p for p in pairs if p not in PAIRS]
+    if unknown:
+        raise ValueError(f"Unknown pair(s) {unknown}; expected names from {list(PAIRS)}.")
+    if min(batch_size, steps, repeats) < 1:
+        raise ValueError(f"batch_size, steps and repeats must be >= 1, got {batch_size}, {steps}, {repeats}.")
+
+
+def run(workdir, pairs=("small", "wide"), batch_size=256, steps=30, repeats=4, smoke=False,
+        include_keras=True, print_fn=print):
+    """Runs the speed benchmark and writes `speed.md` and `speed.csv`.
+
+    Args:
+        workdir: output folder.
+        pairs: names from `PAIRS`.
+        batch_size, steps, repeats: batch, steps per timed epoch and timed
+            epochs (after one warm-up epoch per row).
+        smoke: a tiny run for tests (batch 16, 2 steps, 1 repeat, Fashion-MNIST
+            replaced by random images when it is not installed).
+        include_keras: also time `keras.distillation`.
+        print_fn: where progress and the table go.
+
+    Returns:
+        The list of row dicts.
+
+    Raises:
+        ValueError: for an unknown pair name or a non-positive size.
+    """
+    check_args(pairs, batch_size, steps, repeats)
+    if smoke:
+        batch_size, steps, repeats = 16, 2, 1
+    try:
+        x, y = data_lib.load_arrays("fashion_mnist")["train"]
+    except data_lib.DatasetNotFoundError:
+        if not smoke:
+            raise
+        rng = np.random.default_rng(0)
+        x, y = rng.random((64, 28, 28, 1), np.float32), rng.integers(0, 10, 64)
+    rows = []
+    for name in pairs:
+        print_fn(f"pair {name}: batch {batch_size}, {steps} steps per epoch, median of {repeats} epochs")
+        rows += run_pair(PAIRS[name], x, y, batch_size, steps, repeats, include_keras, log=print_fn)
+    os.makedirs(workdir, exist_ok=True)
+    table = format_table(rows)
+    with open(os.path.join(workdir, "speed.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(workdir, "speed.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print_fn(table)
+    return rows
