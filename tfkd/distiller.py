@@ -339,6 +339,22 @@ class Distiller(keras.Model):
         callbacks = list(callbacks or []) + [_NonFiniteWarner()]
         return super().fit(*args, callbacks=callbacks, **kwargs)
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras 3.15 builds metrics from a first batch averaged over replicas
+        # with strategy.reduce, which fails under MultiWorkerMirroredStrategy
+        # (it cannot convert the PerReplica (x, y) tuple). Only the batch's
+        # structure and shapes matter, so take the first local replica's.
+        if iterator is None or self._distribute_strategy is None:
+            return super()._maybe_symbolic_build(iterator, data_batch)
+        strategy = self.distribute_strategy
+        for _, _, it in iterator:
+            data_batch = tf.nest.map_structure(
+                lambda v: strategy.experimental_local_results(v)[0]
+                if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
+            break
+        with strategy.scope():
+            self._symbolic_build(data_batch=data_batch)
+
     # ----------------------------------------------------------- the steps
     def _teacher_outputs(self, x):
         """Runs every teacher once, frozen; returns float32 dicts."""
@@ -430,6 +446,11 @@ class Distiller(keras.Model):
         for value in tf.nest.flatten(x):
             if value.dtype.is_floating:
                 finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(value)))
+        if tf.distribute.has_strategy() and tf.distribute.in_cross_replica_context() is False:
+            # Every replica must take the same decision: skip if any is bad.
+            bad = tf.distribute.get_replica_context().all_reduce(
+                tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, "float32"))
+            finite = tf.equal(bad, 0.0)
         if self.on_nonfinite == "raise":
             check = tf.debugging.assert_equal(finite, True, message=(
                 "tfkd: the loss or the inputs are not finite (NaN or Inf in "
@@ -457,24 +478,45 @@ class Distiller(keras.Model):
                 logs[f"{loss.name}_temperature"] = t(step)
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             logs["loss_scale"] = tf.convert_to_tensor(self.optimizer.dynamic_scale)
-        return logs
+        return self._reducible(logs)
+
+    def _reducible(self, logs):
+        # Keras 3.15 averages logs across workers with strategy.reduce(...,
+        # axis=0), which fails on scalars; give them a length-1 axis there.
+        strategy = self.distribute_strategy
+        multi_worker = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                        and strategy.num_replicas_in_sync > len(strategy.extended.worker_devices))
+        if not multi_worker:
+            return logs
+        return {k: tf.reshape(tf.cast(v, "float32"), [1]) for k, v in logs.items()}
 
     def _apply_if_finite(self, finite, gradients, variables):
-        def apply():
-            self.optimizer.apply_gradients(zip(gradients, variables))
-            return tf.constant(True)
-
-        def skip():  # counted in `nonfinite_steps`; fit() warns with the batch
-            return tf.constant(False)
-
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             # It checks the gradients itself, skips and lowers the scale; bad
-            # inputs reach it as NaN gradients so it skips those steps too.
+            # inputs reach it as NaN gradients so it skips those steps too
+            # (on every replica: the gradients are all-reduced).
             nan = tf.constant(float("nan"))
             gradients = [g if g is None else tf.where(finite, g, tf.cast(nan, g.dtype)) for g in gradients]
             self.optimizer.apply_gradients(zip(gradients, variables))
-        else:
-            tf.cond(finite, apply, skip)
+            return
+
+        def apply(grads, variables):
+            self.optimizer.apply_gradients(zip(grads, variables))
+
+        if tf.__internal__.distribute.strategy_supports_no_merge_call():
+            tf.cond(finite, lambda: apply(gradients, variables) or tf.constant(True), lambda: tf.constant(False))
+            return
+
+        # Several replicas: apply_gradients all-reduces, which may not sit in
+        # a replica-side tf.cond. Decide in cross-replica context, as Keras's
+        # LossScaleOptimizer does; `finite` was agreed across replicas.
+        def cross_replica(strategy, finite, grads, variables):
+            first = strategy.experimental_local_results(finite)[0]
+            tf.__internal__.smart_cond.smart_cond(
+                first, lambda: strategy.extended.call_for_each_replica(apply, args=(grads, variables)),
+                lambda: None)
+
+        tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, gradients, variables))
 
     def _update_trackers(self, finite, total, hard, terms, batch):
         finite_or_zero = lambda v: tf.where(finite, v, tf.zeros_like(v))
@@ -494,7 +536,7 @@ class Distiller(keras.Model):
         self._student_loss_tracker.update_state(hard, sample_weight=batch)
         logs = self.compute_metrics(x, y, y_pred, sample_weight)
         skip = {t.name for t in self._term_trackers} | {"nonfinite_steps"}
-        return {k: v for k, v in logs.items() if k not in skip}
+        return self._reducible({k: v for k, v in logs.items() if k not in skip})
 
     def predict_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)

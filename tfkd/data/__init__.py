@@ -10,7 +10,8 @@ from tfkd.data.datasets import (
     split_validation,
     to_float,
 )
+from tfkd.data.epochs import seeded_epochs
 from tfkd.data.idx import read_idx
 
 __all__ = ["NAMES", "NUM_CLASSES", "DatasetNotFoundError", "load", "load_arrays",
-           "make_dataset", "read_idx", "split_validation", "to_float"]
+           "make_dataset", "read_idx", "seeded_epochs", "split_validation", "to_float"]

@@ -4,10 +4,12 @@ import os
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfkd import data as data_lib
 from tfkd.cache import cache_teacher_outputs
+from tfkd.recipes.checkpoint import AtomicBackupAndRestore
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256
 
@@ -15,6 +17,8 @@ SMOKE_TRAIN, SMOKE_TEST = 512, 256
 def set_up(config):
     """Seeds everything and sets the global precision policy from `config`."""
     keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     keras.mixed_precision.set_dtype_policy(config.resolved_precision())
 
 
@@ -44,28 +48,44 @@ def split_arrays(config):
     return {"train": (x_tr, y_tr), "val": (x_val, y_val), "test": (x_test, y_test)}
 
 
+def _steps(config):
+    return 2 if config.smoke else None
+
+
 def splits(config):
-    """Train (reshuffled every epoch), validation and test datasets, and the
-    models' `input_shape` / `num_classes`."""
+    """Validation and test datasets, and the models' `input_shape` /
+    `num_classes`. The training split comes from `train_dataset`."""
     arrays = split_arrays(config)
     bs = config.batch_size
     return (
-        data_lib.make_dataset(*arrays["train"], bs, shuffle=True, seed=config.seed),
         data_lib.make_dataset(*arrays["val"], bs),
         data_lib.make_dataset(*arrays["test"], bs),
         dict(input_shape=arrays["train"][0].shape[1:], num_classes=data_lib.NUM_CLASSES[config.dataset]),
     )
 
 
-def cached_train(distiller, config):
-    """The training split with the teachers' outputs computed once
-    (`tfkd.cache_teacher_outputs` on the ordered examples), then reshuffled
-    example by example every epoch, exactly like the uncached split."""
+def train_dataset(config, first_epoch=0, distiller=None):
+    """The training split as endless batches whose order depends only on
+    (seed, epoch), so a resumed run sees what an uninterrupted one would.
+
+    With `distiller` and `config.cache_teacher`, the teachers' outputs are
+    computed once (`tfkd.cache_teacher_outputs`) and travel with the examples.
+
+    Returns:
+        `(dataset, steps_per_epoch)` for `fit`.
+    """
     x, y = split_arrays(config)["train"]
-    ordered = data_lib.make_dataset(x, y, 1024)
-    cached = cache_teacher_outputs(distiller, ordered)
-    return (cached.unbatch().shuffle(len(y), seed=config.seed, reshuffle_each_iteration=True)
-            .batch(config.batch_size).prefetch(tf.data.AUTOTUNE))
+    x = data_lib.to_float(x) if x.dtype == np.uint8 else x.astype(np.float32)
+    examples = (x, y.astype(np.int64))
+    if distiller is not None and config.cache_teacher:
+        cached = list(cache_teacher_outputs(distiller, data_lib.make_dataset(x, y, 1024)))
+        examples = tf.nest.map_structure(lambda *parts: tf.concat(parts, 0), *cached)
+    return data_lib.seeded_epochs(examples, config.batch_size, config.seed, first_epoch, _steps(config))
+
+
+def resume_epoch(run_dir):
+    """Epochs already completed by the run in `run_dir` (0 for a new run)."""
+    return AtomicBackupAndRestore.saved_epoch(os.path.join(run_dir, "backup"))
 
 
 def epochs(config):
@@ -74,10 +94,11 @@ def epochs(config):
 
 
 def callbacks(run_dir):
-    """Resumable training: BackupAndRestore (student, adapters, optimizer,
-    loss scale; never a teacher) and TensorBoard logs under `run_dir`."""
+    """Resumable training: atomic backups every epoch (student, adapters,
+    optimizer, loss scale; never a teacher) and TensorBoard logs under
+    `run_dir`."""
     return [
-        keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup")),
+        AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
     ]
 

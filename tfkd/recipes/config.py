@@ -35,6 +35,7 @@ class Config:
     batch_size: int = 128
     learning_rate: float = 1e-3
     seed: int = 0
+    deterministic: bool = False  # deterministic TF ops: a resumed run ends with identical weights
     validation_fraction: float = 0.1
     cache_teacher: bool = False  # run the teachers once, replay their outputs
     strategy: str = "default"

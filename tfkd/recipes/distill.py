@@ -46,7 +46,7 @@ def run(config, workdir=None, extra_callbacks=()):
     run_dir = os.path.join(workdir, run_name(config))
     result_path = os.path.join(run_dir, "result.json")
     student_path = os.path.join(run_dir, "student.keras")
-    train, val, test, spec = common.splits(config)
+    val, test, spec = common.splits(config)
     strategy = common.make_strategy(config.strategy)
     distil = config.methods() != ["scratch"]
     teacher_paths = list(config.teachers) or ([config.teacher] if config.teacher else [])
@@ -71,10 +71,8 @@ def run(config, workdir=None, extra_callbacks=()):
             else:
                 model = student
             model.compile(**common.compile_args(config))
-            if distil and config.cache_teacher:
-                train = common.cached_train(model, config)
-        model.fit(train, validation_data=val, epochs=common.epochs(config),
-                  steps_per_epoch=2 if config.smoke else None,
+        train, steps = common.train_dataset(config, common.resume_epoch(run_dir), model if distil else None)
+        model.fit(train, validation_data=val, epochs=common.epochs(config), steps_per_epoch=steps,
                   callbacks=common.callbacks(run_dir) + list(extra_callbacks), verbose=2)
         student.compile(**{k: v for k, v in common.compile_args(config).items() if k != "optimizer"})
         _, accuracy = student.evaluate(test, verbose=0)

@@ -22,7 +22,7 @@ def run(config, model_path):
         ValueError: if the model cannot be found or loaded.
     """
     config.validate()
-    _, _, test, _ = common.splits(config)
+    _, test, _ = common.splits(config)
     if os.path.isdir(model_path):
         served = tf.saved_model.load(model_path).signatures["serving_default"]
         predict = lambda x: served(images=x)["logits"]

@@ -28,7 +28,7 @@ def run(config, workdir=None):
     config.validate()
     common.set_up(config)
     path = os.path.join(workdir, "teacher.keras")
-    train, val, test, spec = common.splits(config)
+    val, test, spec = common.splits(config)
     strategy = common.make_strategy(config.strategy)
     if os.path.exists(path):
         logging.info("Reusing the teacher in %s", path)
@@ -39,9 +39,10 @@ def run(config, workdir=None):
         with strategy.scope():
             model = models.get(config.teacher_model, **spec)
             model.compile(**common.compile_args(config))
-        model.fit(train, validation_data=val, epochs=common.epochs(config),
-                  callbacks=common.callbacks(os.path.join(workdir, "teacher_run")),
-                  steps_per_epoch=2 if config.smoke else None, verbose=2)
+        run_dir = os.path.join(workdir, "teacher_run")
+        train, steps = common.train_dataset(config, common.resume_epoch(run_dir))
+        model.fit(train, validation_data=val, epochs=common.epochs(config), steps_per_epoch=steps,
+                  callbacks=common.callbacks(run_dir), verbose=2)
         common.save_model(model, path)
     _, accuracy = model.evaluate(test, verbose=0)
     return {"path": path, "test_accuracy": float(accuracy), "params": model.count_params()}
