@@ -1,8 +1,10 @@
 """Export of the student alone as a TensorFlow SavedModel, checked and atomic."""
 
+import ctypes
 import os
 import shutil
 import tempfile
+import time
 
 import keras
 import numpy as np
@@ -116,6 +118,7 @@ def export_student(model_or_distiller, path=None, compute_dtype="float32",
             f"'mixed_bfloat16', got {compute_dtype!r}."
         )
     path = os.path.abspath(path or os.path.join(DEFAULT_DIR, student.name))
+    _recover(path)
     _check_destination(path, overwrite)
 
     model = _recast(student, compute_dtype)
@@ -163,13 +166,49 @@ def _check_parity(export_dir, serve, sample, atol):
             )
 
 
+def _exchange(a, b):
+    """Atomically swaps two paths (Linux renameat2 RENAME_EXCHANGE).
+
+    Returns:
+        False where the system or file system cannot do it.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    ok = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+    return ok
+
+
 def _move_into_place(tmp, path):
-    """Renames `tmp` to `path`; a previous export is removed only after."""
-    old = None
-    if os.path.exists(path):
+    """Puts `tmp` at `path`. A previous export is swapped out atomically
+    where the system can (so `path` always holds a whole export, old or
+    new) and removed only afterwards."""
+    if not os.path.exists(path):
+        os.rename(tmp, path)
+    elif _exchange(tmp, path):
+        shutil.rmtree(tmp, ignore_errors=True)  # now the old export
+    else:
         old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=os.path.dirname(path))
         os.rmdir(old)
         os.rename(path, old)
-    os.rename(tmp, path)
-    if old:
+        os.rename(tmp, path)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _recover(path):
+    """Puts back a previous export left aside by an interrupted two-rename
+    swap (systems without RENAME_EXCHANGE), and drops unfinished exports
+    older than an hour (a younger one may still be being written)."""
+    parent, name = os.path.dirname(path), os.path.basename(path)
+    if not os.path.isdir(parent):
+        return
+    for entry in sorted(os.listdir(parent)):
+        if entry.startswith(f".{name}.old-") and not os.path.exists(path):
+            os.rename(os.path.join(parent, entry), path)
+        elif entry.startswith(f".{name}.old-") or (
+                entry.startswith(f".{name}.tmp-")
+                and time.time() - os.path.getmtime(os.path.join(parent, entry)) > 3600):
+            shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
