@@ -8,10 +8,10 @@ import tensorflow as tf
 
 from tfkd import losses as losses_lib
 from tfkd import precision
+from tfkd.batch_check import CACHED_INPUTS, check_first_batch
 from tfkd.taps import LOGITS, OUTPUT, build_tap_model
 
 # Key of a dataset element's inputs that carries cached teacher outputs.
-CACHED_INPUTS = "tfkd_inputs"
 CACHED_TEACHER = "tfkd_teacher"
 
 
@@ -334,10 +334,18 @@ class Distiller(keras.Model):
         kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
 
-    def fit(self, *args, callbacks=None, **kwargs):
-        """`keras.Model.fit`, plus a warning naming any skipped batch."""
+    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
+        """`keras.Model.fit`, plus a check of the first batch (input shape
+        and dtype, labels present and in range) before any step, and a
+        warning naming any skipped batch.
+
+        Raises:
+            ValueError: for data that does not fit the models.
+        """
+        batch_size = args[0] if args else kwargs.get("batch_size")
+        check_first_batch(self.student, self.student_loss_weight > 0, x, y, batch_size)
         callbacks = list(callbacks or []) + [_NonFiniteWarner()]
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras 3.15 builds metrics from a first batch averaged over replicas

@@ -71,7 +71,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             self.model.load_weights(path)
         except Exception as e:  # h5py, shape or layer-count mismatches
             raise ValueError(
-                f"The checkpoint {path!r} does not fit this model ({type(e).__name__}: {str(e)[:300]}). It was "
+                f"The checkpoint {path!r} does not fit this model ({type(e).__name__}: {' '.join(str(e).split())[:300]}). It was "
                 "probably written for another student, other adapters or another optimizer. Nothing was deleted. "
                 "Fix: use a new --workdir for a different model, or remove that backup folder."
             ) from e
