@@ -13,6 +13,8 @@ from tfkd.taps import LOGITS, OUTPUT, build_tap_model
 
 # Key of a dataset element's inputs that carries cached teacher outputs.
 CACHED_TEACHER = "tfkd_teacher"
+# Skipped steps in a row after which the reported loss is NaN.
+STOP_AFTER_SKIPS = 5
 
 
 class _Untracked:
@@ -188,6 +190,9 @@ class Distiller(keras.Model):
         self.student = student
         self.adapters = [layer for l in losses for layer in l.layers]
         self._student_loss_tracker = keras.metrics.Mean(name="student_loss")
+        # Transient run state, kept out of checkpoints.
+        self._frozen.skips_in_a_row = keras.Variable(
+            0, dtype="int64", trainable=False, name="skips_in_a_row", aggregation="only_first_replica")
         self._term_trackers = [keras.metrics.Mean(name=n) for n in names]
         self._nonfinite_counter = keras.metrics.Sum(name="nonfinite_steps")
         if balance:
@@ -478,6 +483,12 @@ class Distiller(keras.Model):
         batch = tf.shape(tf.nest.flatten(x)[0])[0]
         self._update_trackers(finite, total, hard, terms, batch)
         logs = self.compute_metrics(x, y, y_pred, sample_weight)
+        # Skipped steps are left out of the mean. After STOP_AFTER_SKIPS in a
+        # row the loss reads NaN, so keras.callbacks.TerminateOnNaN stops a
+        # run that keeps failing while single bad batches are just skipped.
+        in_a_row = tf.where(finite, tf.zeros((), "int64"), self._frozen.skips_in_a_row + 1)
+        self._frozen.skips_in_a_row.assign(in_a_row)
+        logs["loss"] = tf.where(in_a_row >= STOP_AFTER_SKIPS, float("nan"), tf.cast(logs["loss"], "float32"))
         for loss, w in zip(self.distillation_losses, weights):
             if not loss.weight.is_constant:
                 logs[f"{loss.name}_weight"] = w
