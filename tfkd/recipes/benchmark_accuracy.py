@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 
 import keras
@@ -319,6 +320,15 @@ def plot_loss_scale(record_path, path):
     return len(skipped)
 
 
+def _commit():
+    """The git commit of the code that ran (or "unknown")."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=os.path.dirname(os.path.abspath(__file__)), timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def run(settings, print_fn=print):
     """Runs the whole benchmark and writes into `settings.workdir`:
     `results.csv` (every run), `table.md`, `parity.md`, `compression.png`,
@@ -363,7 +373,7 @@ def run(settings, print_fn=print):
     if curve:
         files["curve"] = os.path.join(workdir, "compression.png")
         plot_curve(curve, teachers[TEACHER]["test_accuracy"], files["curve"])
-    info = {"wall_seconds_this_invocation": round(time.perf_counter() - start),
+    info = {"commit": _commit(), "wall_seconds_this_invocation": round(time.perf_counter() - start),
             "train_seconds_all_runs": round(sum(r["seconds"] for r in bench.results)),
             "skipped_steps_mixed_float16": skipped, "tensorflow": tf.__version__, "keras": keras.__version__,
             "python": platform.python_version(), "cpus": os.cpu_count(), "settings": dataclasses.asdict(settings)}
