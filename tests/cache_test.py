@@ -89,3 +89,22 @@ def test_nonfinite_batch_is_skipped_and_named(policy):
     raising.compile("sgd", loss=sparse_ce())
     with pytest.raises(Exception, match="not finite"):
         raising.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+
+
+def test_top_k_logits_keep_the_top_classes_and_fill_the_rest():
+    d = _distiller()
+    ds = tiny_dataset(n=32)
+    full = next(iter(tfkd.cache_teacher_outputs(d, ds)))[0]["tfkd_teacher"][0]["__logits__"].numpy()
+    same = next(iter(tfkd.cache_teacher_outputs(d, ds, top_k=10)))[0]["tfkd_teacher"][0]["__logits__"].numpy()
+    np.testing.assert_array_equal(same, full)  # k >= classes: unchanged
+    top3 = next(iter(tfkd.cache_teacher_outputs(d, ds, top_k=3)))[0]["tfkd_teacher"][0]["__logits__"].numpy()
+    order = np.argsort(-full, axis=-1)
+    kth = np.take_along_axis(full, order[:, 2:3], axis=-1)
+    want = full.copy()
+    for row in range(len(full)):
+        want[row, order[row, 3:]] = kth[row, 0]
+    np.testing.assert_allclose(top3, want, rtol=1e-6)
+    h = d.fit(tfkd.cache_teacher_outputs(d, ds, top_k=3), epochs=2, verbose=0).history
+    assert np.isfinite(h["loss"]).all()
+    with pytest.raises(ValueError, match="top_k must be a positive integer"):
+        tfkd.cache_teacher_outputs(d, ds, top_k=0)

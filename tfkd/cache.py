@@ -7,6 +7,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfkd.distiller import CACHED_INPUTS, CACHED_TEACHER
+from tfkd.taps import LOGITS
+
+_TOPK_VALUES, _TOPK_INDICES = "__topk_values__", "__topk_indices__"
 
 
 def _needed_keys(distiller):
@@ -24,9 +27,10 @@ def _first_inputs(dataset):
     return np.concatenate([np.asarray(v).ravel() for v in tf.nest.flatten(x)])
 
 
-def fingerprint(distiller, dataset):
-    """A hash of the teachers' weights, the cached taps and the data."""
+def fingerprint(distiller, dataset, top_k=None):
+    """A hash of the teachers' weights, the cached taps, `top_k` and the data."""
     h = hashlib.sha256()
+    h.update(f"top_k={top_k}".encode())
     for teacher in distiller.get_teachers():
         h.update(teacher.name.encode())
         for w in teacher.weights:
@@ -38,7 +42,38 @@ def fingerprint(distiller, dataset):
     return h.hexdigest()[:16]
 
 
-def cache_teacher_outputs(distiller, dataset, cache_dir=None):
+def _compress(outputs, top_k):
+    """Keeps the `top_k` largest logits (values and class indices)."""
+    if not top_k:
+        return outputs
+    out = []
+    for o in outputs:
+        o = dict(o)
+        if LOGITS in o:
+            values, indices = tf.math.top_k(o.pop(LOGITS), k=top_k)
+            o[_TOPK_VALUES], o[_TOPK_INDICES] = values, tf.cast(indices, tf.int32)
+        out.append(o)
+    return tuple(out)
+
+
+def _expand(outputs, num_classes):
+    """Full logits again: stored classes keep their logit, the others get
+    the smallest stored one (the k-th largest)."""
+    out = []
+    for o in outputs:
+        o = dict(o)
+        if _TOPK_VALUES in o:
+            values, indices = o.pop(_TOPK_VALUES), o.pop(_TOPK_INDICES)
+            floor = tf.reduce_min(values, axis=-1, keepdims=True)
+            onehots = tf.one_hot(indices, num_classes, dtype=values.dtype)  # (B, k, C)
+            stored = tf.reduce_sum(onehots, axis=1)
+            full = tf.einsum("bk,bkc->bc", values - floor, onehots) + floor
+            o[LOGITS] = tf.where(stored > 0, full, floor)
+        out.append(o)
+    return tuple(out)
+
+
+def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
     """Runs the teachers once over `dataset` and returns a replaying dataset.
 
     Each element becomes `({"tfkd_inputs": x, "tfkd_teacher": outputs}, y)`:
@@ -55,16 +90,26 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None):
     the teachers' weights, the taps and the data, so a rerun with the same
     ones reuses it and any change computes a new one (never a stale reuse).
 
+    With `top_k`, only the k largest teacher logits of each example are
+    stored (values and class indices: 2k numbers instead of one per class),
+    which matters for many classes. When replayed, every other class gets
+    the k-th largest logit: the top k classes keep their ratios, and the
+    others share the rest evenly, each as much as the k-th class (more than
+    the teacher gave them, so the soft target is a little softer). `top_k`
+    >= the number of classes changes nothing.
+
     Args:
         distiller: a `tfkd.Distiller`.
         dataset: a batched `tf.data.Dataset` of `(x, y)` or `(x, y, w)`.
         cache_dir: folder for an on-disk cache. Defaults to memory.
+        top_k: keep only the k largest teacher logits per example.
 
     Returns:
         A `tf.data.Dataset` for `distiller.fit`.
 
     Raises:
-        ValueError: if the dataset's inputs differ between two passes.
+        ValueError: if the dataset's inputs differ between two passes, or
+            `top_k` is not a positive integer.
 
     Example:
 
@@ -82,12 +127,17 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None):
             "dataset), or make the augmentation stateless, seeded by example "
             "id and epoch."
         )
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}.")
     keys = _needed_keys(distiller)
+    num_classes = int(distiller.student.outputs[0].shape[-1])
+    if top_k is not None and top_k >= num_classes:
+        top_k = None  # every logit is kept anyway
 
     @tf.function
     def teacher_outputs(x):
         outs = distiller._teacher_outputs(x)
-        return tuple({k: o[k] for k in keys[i]} for i, o in enumerate(outs))
+        return _compress(tuple({k: o[k] for k in keys[i]} for i, o in enumerate(outs)), top_k)
 
     def attach(x, *rest):
         return ({CACHED_INPUTS: x, CACHED_TEACHER: teacher_outputs(x)},) + rest
@@ -95,7 +145,7 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None):
     cached = dataset.map(attach)
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
-        cached = cached.cache(os.path.join(cache_dir, f"teacher_{fingerprint(distiller, dataset)}"))
+        cached = cached.cache(os.path.join(cache_dir, f"teacher_{fingerprint(distiller, dataset, top_k)}"))
     else:
         cached = cached.cache()
     # Fill the cache now, in one full pass: Keras stops an epoch after its
@@ -103,4 +153,8 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None):
     # keeps a cache whose pass reached the end.
     for _ in cached:
         pass
+    if top_k:
+        cached = cached.map(lambda inputs, *rest: (
+            {CACHED_INPUTS: inputs[CACHED_INPUTS], CACHED_TEACHER: _expand(inputs[CACHED_TEACHER], num_classes)},
+        ) + rest)
     return cached.prefetch(tf.data.AUTOTUNE)
