@@ -1,5 +1,6 @@
 """What every recipe does: data splits, precision, strategy, callbacks, I/O."""
 
+import json
 import os
 import tempfile
 
@@ -50,6 +51,34 @@ def split_arrays(config):
 
 def _steps(config):
     return 2 if config.smoke else None
+
+
+def worker_index():
+    """This process's worker index under TF_CONFIG (0 without one)."""
+    try:
+        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
+    except ValueError:
+        return 0
+    return int(task.get("index", 0)) if task.get("type", "worker") in ("worker", "chief") else 0
+
+
+def own_folder(workdir):
+    """`workdir` for the chief (worker 0); `workdir/worker-<i>` for the other
+    workers of a multi-worker run, so no two processes write one file."""
+    index = worker_index()
+    return workdir if index == 0 else os.path.join(workdir, f"worker-{index}")
+
+
+def off_strategy(model):
+    """A copy of `model` outside any multi-worker strategy, for evaluation
+    and saving on each worker (Keras 3.15's evaluate fails under
+    MultiWorkerMirroredStrategy); other models are returned as they are."""
+    if not isinstance(model.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return model
+    with tf.distribute.get_strategy().scope():
+        copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def splits(config):

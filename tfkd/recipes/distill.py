@@ -42,12 +42,13 @@ def run(config, workdir=None, extra_callbacks=()):
     workdir = workdir or config.workdir
     config.workdir = workdir
     config.validate()
+    # First: a multi-worker strategy must exist before TensorFlow runs anything.
+    strategy = common.make_strategy(config.strategy)
     common.set_up(config)
-    run_dir = os.path.join(workdir, run_name(config))
+    run_dir = os.path.join(common.own_folder(workdir), run_name(config))
     result_path = os.path.join(run_dir, "result.json")
     student_path = os.path.join(run_dir, "student.keras")
     val, test, spec = common.splits(config)
-    strategy = common.make_strategy(config.strategy)
     distil = config.methods() != ["scratch"]
     teacher_paths = list(config.teachers) or ([config.teacher] if config.teacher else [])
     if distil and not teacher_paths:
@@ -74,6 +75,7 @@ def run(config, workdir=None, extra_callbacks=()):
         train, steps = common.train_dataset(config, common.resume_epoch(run_dir), model if distil else None)
         model.fit(train, validation_data=val, epochs=common.epochs(config), steps_per_epoch=steps,
                   callbacks=common.callbacks(run_dir) + list(extra_callbacks), verbose=2)
+        student = common.off_strategy(student)
         student.compile(**{k: v for k, v in common.compile_args(config).items() if k != "optimizer"})
         _, accuracy = student.evaluate(test, verbose=0)
         common.save_model(student, student_path)
@@ -82,7 +84,7 @@ def run(config, workdir=None, extra_callbacks=()):
         with open(result_path, "w") as f:
             json.dump(result, f)
     result["student_path"] = student_path
-    if config.export_dir:
+    if config.export_dir and common.worker_index() == 0:
         result["export_path"] = export_student(student, config.export_dir, overwrite=config.overwrite)
     keras.mixed_precision.set_dtype_policy("float32")
     return result

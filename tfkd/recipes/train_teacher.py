@@ -26,10 +26,11 @@ def run(config, workdir=None):
     workdir = workdir or config.workdir
     config.workdir = workdir
     config.validate()
-    common.set_up(config)
-    path = os.path.join(workdir, "teacher.keras")
-    val, test, spec = common.splits(config)
+    # First: a multi-worker strategy must exist before TensorFlow runs anything.
     strategy = common.make_strategy(config.strategy)
+    common.set_up(config)
+    path = os.path.join(common.own_folder(workdir), "teacher.keras")
+    val, test, spec = common.splits(config)
     if os.path.exists(path):
         logging.info("Reusing the teacher in %s", path)
         model = common.load_model(path)
@@ -39,7 +40,7 @@ def run(config, workdir=None):
         with strategy.scope():
             model = models.get(config.teacher_model, **spec)
             model.compile(**common.compile_args(config))
-        run_dir = os.path.join(workdir, "teacher_run")
+        run_dir = os.path.join(common.own_folder(workdir), "teacher_run")
         train, steps = common.train_dataset(config, common.resume_epoch(run_dir))
         model.fit(train, validation_data=val, epochs=common.epochs(config), steps_per_epoch=steps,
                   callbacks=common.callbacks(run_dir), verbose=2)
