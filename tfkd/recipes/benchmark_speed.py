@@ -242,6 +242,7 @@ def run(workdir, pairs=("small", "wide"), batch_size=256, steps=30, repeats=4, s
         batch_size, steps, repeats = 16, 2, 1
     try:
         x, y = data_lib.load_arrays("fashion_mnist")["train"]
+        x = data_lib.to_float(x)
     except data_lib.DatasetNotFoundError:
         if not smoke:
             raise

@@ -1,0 +1,44 @@
+"""The benchmark recipes at smoke size: every row, column and file."""
+
+import csv
+import os
+
+from tfkd.recipes import benchmark_accuracy, benchmark_speed
+
+
+def test_speed_benchmark_smoke(tmp_path):
+    rows = benchmark_speed.run(str(tmp_path), pairs=("small",), smoke=True, print_fn=lambda *_: None)
+    names = [r["row"] for r in rows]
+    assert names == ["input pipeline alone", "teacher inference", "student only (student.fit)",
+                     "limit: kd (hand-written tf.function)", "limit: kd + 2 hints (hand-written)", "tfkd kd",
+                     "tfkd kd + 2 hints", "tfkd kd, jit_compile", "tfkd kd, cached teacher outputs",
+                     "keras.distillation kd"]
+    for r in rows:
+        assert r["examples_per_s"] > 0 and r["peak_rss_mb"] > 0
+        assert (r["ratio"] is None) == (r["reference"] == "")
+    table = open(tmp_path / "speed.md").read()
+    assert table.startswith("| pair | row | examples/s | ratio | to | peak RSS | added RSS |")
+    assert len(list(csv.DictReader(open(tmp_path / "speed.csv")))) == len(rows)
+
+
+def test_accuracy_benchmark_smoke(tmp_path):
+    settings = benchmark_accuracy.Settings(
+        workdir=str(tmp_path), seeds=(0,), students=("cnn_small", "mlp_small"), rows=("scratch", "kd", "at"),
+        teacher_epochs=1, epochs=1, parity_precisions=("mixed_bfloat16",), curve_widths=(2, 4), smoke=True)
+    out = benchmark_accuracy.run(settings, print_fn=lambda *_: None)
+    assert [(r["student"], r["row"]) for r in out["summary"]] == [
+        ("cnn_small", "scratch"), ("cnn_small", "kd"), ("cnn_small", "at"), ("mlp_small", "scratch"),
+        ("mlp_small", "kd")]  # no attention transfer without conv maps
+    table = open(out["files"]["table"]).read()
+    assert "| model | method | parameters | test accuracy | Δ vs scratch | gap closed |" in table
+    assert "| cnn_teacher | teacher | 157,610 |" in table and "| mlp_teacher | teacher |" in table
+    parity = open(out["files"]["parity"]).read()
+    assert "| row | float32 | mixed_bfloat16 |" in parity and "| kd |" in parity
+    assert [p[0] for p in out["curve"]] == ["scratch", "kd", "scratch", "kd"]
+    for name in ("curve", "results"):
+        assert os.path.getsize(out["files"][name]) > 1000
+    results = list(csv.DictReader(open(out["files"]["results"])))
+    assert {"kind", "model", "row", "seed", "precision", "params", "test_accuracy", "seconds"} <= set(results[0])
+    # A second invocation reuses every finished run.
+    again = benchmark_accuracy.run(settings, print_fn=lambda *_: None)
+    assert [r["mean"] for r in again["summary"]] == [r["mean"] for r in out["summary"]]
