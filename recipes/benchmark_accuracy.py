@@ -11,6 +11,7 @@ import dataclasses
 from absl import app, flags, logging
 
 from tfkd.recipes import benchmark_accuracy
+from tfkd.recipes import flags as recipe_flags
 
 _HELP = {
     "rows": f"Methods, from {list(benchmark_accuracy.ROWS)}.",
@@ -18,18 +19,7 @@ _HELP = {
     "curve_widths": "Hidden widths of the compression-curve student (empty: skip).",
     "smoke": "Tiny slices and few steps (tests).",
 }
-for _field in dataclasses.fields(benchmark_accuracy.Settings):
-    _default, _help = _field.default, _HELP.get(_field.name, _field.name.replace("_", " ") + ".")
-    if isinstance(_default, bool):
-        flags.DEFINE_bool(_field.name, _default, _help)
-    elif isinstance(_default, int):
-        flags.DEFINE_integer(_field.name, _default, _help)
-    elif isinstance(_default, float):
-        flags.DEFINE_float(_field.name, _default, _help)
-    elif isinstance(_default, tuple):
-        flags.DEFINE_list(_field.name, [str(v) for v in _default], _help)
-    else:
-        flags.DEFINE_string(_field.name, _default, _help)
+recipe_flags.define_dataclass_flags(benchmark_accuracy.Settings, _HELP)
 FLAGS = flags.FLAGS
 _INTS = ("seeds", "curve_widths")
 

@@ -53,13 +53,18 @@ def test_per_layer_float16_student_gives_loss_scale_optimizer():
     assert not isinstance(plain.optimizer, keras.optimizers.LossScaleOptimizer)
 
 
-def test_nonfinite_gradient_skips_step_and_lowers_scale():
+def bomb_student():
+    """A mixed_float16 student whose gradients pass through a GradientBomb."""
     i = keras.Input((8, 8, 1))
     x = keras.layers.Conv2D(4, 3, padding="same", dtype="mixed_float16", name="s_block1")(i)
     x = GradientBomb(dtype="mixed_float16", name="bomb")(x)
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", dtype="mixed_float16", name="s_block2")(x)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    student = keras.Model(i, keras.layers.Dense(10, dtype="float32")(x))
+    return keras.Model(i, keras.layers.Dense(10, dtype="float32")(x))
+
+
+def test_nonfinite_gradient_skips_step_and_lowers_scale():
+    student = bomb_student()
     d = _distill(student)
     ds = tiny_dataset(n=16)
     d.fit(ds, epochs=1, verbose=0)

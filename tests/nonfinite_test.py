@@ -7,20 +7,11 @@ import tensorflow as tf
 
 import tfkd
 from tests.conftest import sparse_ce, tiny_data, tiny_teacher, tiny_student
-from tests.mixed_precision_test import GradientBomb
-
-
-def _bomb_student():
-    i = keras.Input((8, 8, 1))
-    x = keras.layers.Conv2D(4, 3, padding="same", dtype="mixed_float16", name="s_block1")(i)
-    x = GradientBomb(dtype="mixed_float16", name="bomb")(x)
-    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", dtype="mixed_float16", name="s_block2")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(i, keras.layers.Dense(10, dtype="float32")(x))
+from tests.mixed_precision_test import bomb_student
 
 
 def test_loss_scale_goes_down_on_overflow_and_back_up():
-    student = _bomb_student()
+    student = bomb_student()
     d = tfkd.Distiller(tiny_teacher(), student, losses=[tfkd.losses.SoftLabels(2.0, 0.5),
                                                         tfkd.losses.FeatureHint("t_block2", "s_block2")])
     optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.05), dynamic_growth_steps=2)

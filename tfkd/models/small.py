@@ -86,11 +86,7 @@ def mlp_student(input_shape=(28, 28, 1), num_classes=10, width=16, name="mlp_sma
     Returns:
         A functional `keras.Model` with taps `s_hidden`, `s_embed`.
     """
-    i = keras.Input(input_shape, name="image")
-    x = keras.layers.Flatten(name="s_flatten")(i)
-    x = keras.layers.Dense(width, activation="relu", name="s_hidden")(x)
-    x = keras.layers.Dense(width, activation="relu", name="s_embed")(x)
-    return keras.Model(i, _logits(x, num_classes, "s"), name=name)
+    return _mlp(input_shape, num_classes, width, "s", 0.0, name)
 
 
 def mlp_teacher(input_shape=(28, 28, 1), num_classes=10, width=512, name="mlp_teacher"):
@@ -107,9 +103,14 @@ def mlp_teacher(input_shape=(28, 28, 1), num_classes=10, width=512, name="mlp_te
     Returns:
         A functional `keras.Model` with taps `m_hidden`, `m_embed`.
     """
+    return _mlp(input_shape, num_classes, width, "m", 0.2, name)
+
+
+def _mlp(input_shape, num_classes, width, prefix, dropout, name):
     i = keras.Input(input_shape, name="image")
-    x = keras.layers.Flatten(name="m_flatten")(i)
-    x = keras.layers.Dense(width, activation="relu", name="m_hidden")(x)
-    x = keras.layers.Dropout(0.2, name="m_drop")(x)
-    x = keras.layers.Dense(width, activation="relu", name="m_embed")(x)
-    return keras.Model(i, _logits(x, num_classes, "m"), name=name)
+    x = keras.layers.Flatten(name=f"{prefix}_flatten")(i)
+    x = keras.layers.Dense(width, activation="relu", name=f"{prefix}_hidden")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name=f"{prefix}_drop")(x)
+    x = keras.layers.Dense(width, activation="relu", name=f"{prefix}_embed")(x)
+    return keras.Model(i, _logits(x, num_classes, prefix), name=name)

@@ -22,10 +22,16 @@ _HELP = {
 
 def define_config_flags(skip=()):
     """Defines one flag per `Config` field (lists for tuple fields)."""
-    for field in dataclasses.fields(Config):
+    define_dataclass_flags(Config, _HELP, skip)
+
+
+def define_dataclass_flags(cls, helps, skip=()):
+    """Defines one absl flag per field of the dataclass `cls`: bool, int,
+    float, list (for tuple fields) or string, with help from `helps`."""
+    for field in dataclasses.fields(cls):
         if field.name in skip:
             continue
-        help_ = _HELP.get(field.name, field.name.replace("_", " ") + ".")
+        help_ = helps.get(field.name, field.name.replace("_", " ") + ".")
         default = field.default
         if isinstance(default, bool):
             flags.DEFINE_bool(field.name, default, help_)
@@ -34,7 +40,7 @@ def define_config_flags(skip=()):
         elif isinstance(default, float):
             flags.DEFINE_float(field.name, default, help_)
         elif isinstance(default, tuple):
-            flags.DEFINE_list(field.name, list(default), help_)
+            flags.DEFINE_list(field.name, [str(v) for v in default], help_)
         else:
             flags.DEFINE_string(field.name, default, help_)
 
