@@ -134,10 +134,9 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
         reference row, ratio to it, peak and added RSS in MiB.
     """
     n = steps * batch_size
-    base = tf.data.Dataset.from_tensor_slices((x[:n], y[:n])).batch(batch_size, drop_remainder=True).cache()
-    for _ in base:  # decode once; every row then reads from memory
-        pass
-    data = base.repeat().prefetch(tf.data.AUTOTUNE)
+    # The recipes' own pipeline: examples in memory, a fresh order per epoch.
+    data, _ = data_lib.seeded_epochs((x[:n], y[:n].astype("int64")), batch_size, steps_per_epoch=steps)
+    base = data_lib.make_dataset(x[:n], y[:n], batch_size)  # ordered, for the cache
     spec = dict(input_shape=x.shape[1:], num_classes=int(y.max()) + 1)
     keras.utils.set_random_seed(0)
     teacher, _ = pair.build(**spec)
