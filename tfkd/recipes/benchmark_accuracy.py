@@ -271,13 +271,21 @@ def format_parity(parity, settings):
     return "\n".join(lines)
 
 
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError as e:
+        raise ImportError("The accuracy benchmark draws its plots with matplotlib. Fix: "
+                          "pip install 'tfkd[plots]' (or pip install matplotlib).") from e
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
+
+
 def plot_curve(points, teacher_accuracy, path):
     """Test accuracy against student parameters (log x), scratch vs kd."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for row, style in (("scratch", "o--"), ("kd", "s-")):
         xs = [p for r, p, _ in points if r == row]
@@ -297,11 +305,7 @@ def plot_curve(points, teacher_accuracy, path):
 
 def plot_loss_scale(record_path, path):
     """The loss scale per step of the mixed_float16 kd run, with skipped steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = _pyplot()
     with open(record_path) as f:
         record = json.load(f)
     fig, ax = plt.subplots(figsize=(6, 3.5))
