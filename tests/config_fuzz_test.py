@@ -46,7 +46,7 @@ def configs(draw):
     return student, losses, alpha, balance, batch
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(configs())
 def test_random_valid_configs_train_two_steps(config):
     student_name, losses, alpha, balance, batch = config
