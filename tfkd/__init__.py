@@ -6,7 +6,8 @@ from tfkd.cache import cache_teacher_outputs
 from tfkd.distiller import Distiller
 from tfkd.export import export_student
 from tfkd.taps import list_taps
+from tfkd.view_cache import cache_teacher_views
 
 __version__ = "0.1.0"
 
-__all__ = ["Distiller", "cache_teacher_outputs", "data", "export_student", "list_taps", "losses", "models"]
+__all__ = ["Distiller", "cache_teacher_outputs", "cache_teacher_views", "data", "export_student", "list_taps", "losses", "models"]

@@ -9,16 +9,21 @@ import tensorflow as tf
 from tfkd.distiller import CACHED_INPUTS, CACHED_TEACHER
 from tfkd.taps import LOGITS
 
-_TOPK_VALUES, _TOPK_INDICES = "__topk_values__", "__topk_indices__"
+TOPK_VALUES, TOPK_INDICES = "__topk_values__", "__topk_indices__"
 
 
-def _needed_keys(distiller):
-    teachers = distiller.get_teachers()
-    keys = [set() for _ in teachers]
-    for t_index, t_key, _ in distiller._frozen.routes:
-        for i in range(len(teachers)) if t_index is None else [t_index]:
-            keys[i].add(t_key)
-    return [sorted(k) for k in keys]
+def needed_keys(distiller):
+    """Per teacher, the sorted output keys (logits, tap paths) the losses read."""
+    return distiller.teacher_keys()
+
+
+def is_logits(key):
+    return key == LOGITS
+
+
+def tap_shape(distiller, teacher_index, key):
+    """Per-example shape of a teacher output, or None when unknown."""
+    return distiller.teacher_output_shape(teacher_index, key)
 
 
 def _first_inputs(dataset):
@@ -27,22 +32,29 @@ def _first_inputs(dataset):
     return np.concatenate([np.asarray(v).ravel() for v in tf.nest.flatten(x)])
 
 
-def fingerprint(distiller, dataset, top_k=None):
-    """A hash of the teachers' weights, the cached taps, `top_k` and the data."""
+def fingerprint_teachers(distiller, top_k=None):
+    """A hash of the teachers' names and weights, the cached taps and `top_k`."""
     h = hashlib.sha256()
     h.update(f"top_k={top_k}".encode())
     for teacher in distiller.get_teachers():
         h.update(teacher.name.encode())
         for w in teacher.weights:
             h.update(np.ascontiguousarray(w.numpy()).tobytes())
-    h.update(repr(_needed_keys(distiller)).encode())
+    h.update(repr(needed_keys(distiller)).encode())
+    return h.hexdigest()
+
+
+def fingerprint(distiller, dataset, top_k=None):
+    """A hash of the teachers' weights, the cached taps, `top_k` and the data."""
+    h = hashlib.sha256()
+    h.update(fingerprint_teachers(distiller, top_k).encode())
     h.update(repr(dataset.element_spec).encode())
     h.update(str(int(dataset.cardinality())).encode())
     h.update(_first_inputs(dataset).tobytes())
     return h.hexdigest()[:16]
 
 
-def _compress(outputs, top_k):
+def compress(outputs, top_k):
     """Keeps the `top_k` largest logits (values and class indices)."""
     if not top_k:
         return outputs
@@ -51,19 +63,19 @@ def _compress(outputs, top_k):
         o = dict(o)
         if LOGITS in o:
             values, indices = tf.math.top_k(o.pop(LOGITS), k=top_k)
-            o[_TOPK_VALUES], o[_TOPK_INDICES] = values, tf.cast(indices, tf.int32)
+            o[TOPK_VALUES], o[TOPK_INDICES] = values, tf.cast(indices, tf.int32)
         out.append(o)
     return tuple(out)
 
 
-def _expand(outputs, num_classes):
+def expand(outputs, num_classes):
     """Full logits again: stored classes keep their logit, the others get
     the smallest stored one (the k-th largest)."""
     out = []
     for o in outputs:
         o = dict(o)
-        if _TOPK_VALUES in o:
-            values, indices = o.pop(_TOPK_VALUES), o.pop(_TOPK_INDICES)
+        if TOPK_VALUES in o:
+            values, indices = o.pop(TOPK_VALUES), o.pop(TOPK_INDICES)
             floor = tf.reduce_min(values, axis=-1, keepdims=True)
             onehots = tf.one_hot(indices, num_classes, dtype=values.dtype)  # (B, k, C)
             stored = tf.reduce_sum(onehots, axis=1)
@@ -129,15 +141,15 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
         )
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}.")
-    keys = _needed_keys(distiller)
+    keys = needed_keys(distiller)
     num_classes = int(distiller.student.outputs[0].shape[-1])
     if top_k is not None and top_k >= num_classes:
         top_k = None  # every logit is kept anyway
 
     @tf.function
     def teacher_outputs(x):
-        outs = distiller._teacher_outputs(x)
-        return _compress(tuple({k: o[k] for k in keys[i]} for i, o in enumerate(outs)), top_k)
+        outs = distiller.teacher_outputs(x)
+        return compress(tuple({k: o[k] for k in keys[i]} for i, o in enumerate(outs)), top_k)
 
     def attach(x, *rest):
         return ({CACHED_INPUTS: x, CACHED_TEACHER: teacher_outputs(x)},) + rest
@@ -155,6 +167,6 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
         pass
     if top_k:
         cached = cached.map(lambda inputs, *rest: (
-            {CACHED_INPUTS: inputs[CACHED_INPUTS], CACHED_TEACHER: _expand(inputs[CACHED_TEACHER], num_classes)},
+            {CACHED_INPUTS: inputs[CACHED_INPUTS], CACHED_TEACHER: expand(inputs[CACHED_TEACHER], num_classes)},
         ) + rest)
     return cached.prefetch(tf.data.AUTOTUNE)

@@ -9,8 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfkd import data as data_lib
-from tfkd.cache import cache_teacher_outputs
+from tfkd.view_cache import cache_teacher_views
 from tfkd.recipes.checkpoint import AtomicBackupAndRestore
+from tfkd.recipes.config import FLIP_SAFE
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256
 
@@ -83,14 +84,33 @@ def off_strategy(model):
 
 def splits(config):
     """Validation and test datasets, and the models' `input_shape` /
-    `num_classes`. The training split comes from `train_dataset`."""
+    `num_classes`. The training split comes from `train_dataset`. With
+    mixup, labels are one-hot everywhere, so one categorical loss and
+    accuracy serve training and evaluation."""
     arrays = split_arrays(config)
     bs = config.batch_size
+    classes = data_lib.NUM_CLASSES[config.dataset]
+
+    def dataset(x, y):
+        ds = data_lib.make_dataset(x, y, bs)
+        return ds.map(lambda x, y: (x, tf.one_hot(y, classes))) if config.mixup else ds
+
     return (
-        data_lib.make_dataset(*arrays["val"], bs),
-        data_lib.make_dataset(*arrays["test"], bs),
-        dict(input_shape=arrays["train"][0].shape[1:], num_classes=data_lib.NUM_CLASSES[config.dataset]),
+        dataset(*arrays["val"]),
+        dataset(*arrays["test"]),
+        dict(input_shape=arrays["train"][0].shape[1:], num_classes=classes),
     )
+
+
+def augmentation(config):
+    """The `tfkd.data.Augment` the config asks for (None for none): a
+    2-pixel shift, a left-right flip where the classes allow it, mixup."""
+    if not config.augment and not config.mixup:
+        return None
+    return data_lib.Augment(
+        shift=2 if config.augment else 0,
+        flip=config.augment and config.dataset in FLIP_SAFE,
+        mixup=config.mixup, num_classes=data_lib.NUM_CLASSES[config.dataset])
 
 
 def train_dataset(config, first_epoch=0, distiller=None):
@@ -106,10 +126,15 @@ def train_dataset(config, first_epoch=0, distiller=None):
     x, y = split_arrays(config)["train"]
     x = data_lib.to_float(x) if x.dtype == np.uint8 else x.astype(np.float32)
     examples = (x, y.astype(np.int64))
+    augment = augmentation(config)
     if distiller is not None and config.cache_teacher:
-        cached = list(cache_teacher_outputs(distiller, data_lib.make_dataset(x, y, 1024)))
-        examples = tf.nest.map_structure(lambda *parts: tf.concat(parts, 0), *cached)
-    return data_lib.seeded_epochs(examples, config.batch_size, config.seed, first_epoch, _steps(config))
+        return cache_teacher_views(
+            distiller, examples, config.batch_size, seed=config.seed, augment=augment,
+            views=config.views if augment else 1, top_k=config.top_k or None,
+            first_epoch=first_epoch, steps_per_epoch=_steps(config),
+            cache_dir=os.path.join(config.workdir, "teacher_cache") if config.cache_on_disk else None)
+    return data_lib.seeded_epochs(examples, config.batch_size, config.seed, first_epoch, _steps(config),
+                                  augment=augment)
 
 
 def resume_epoch(run_dir):
@@ -117,9 +142,11 @@ def resume_epoch(run_dir):
     return AtomicBackupAndRestore.saved_epoch(os.path.join(run_dir, "backup"))
 
 
-def epochs(config):
-    """At most two epochs in smoke runs (enough to test resuming)."""
-    return min(config.epochs, 2) if config.smoke else config.epochs
+def epochs(config, role="student"):
+    """The config's epochs for `role`; at most two in smoke runs (enough to
+    test resuming)."""
+    n = config.resolved_epochs(role)
+    return min(n, 2) if config.smoke else n
 
 
 def callbacks(run_dir):
@@ -156,9 +183,24 @@ def load_model(path, role="teacher"):
         raise ValueError(f"The {role} file {path!r} could not be loaded ({type(e).__name__}: {str(e)[:200]}). It may be corrupt or not a Keras model; retrain or re-export it.") from e
 
 
-def compile_args(config):
-    return dict(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+def learning_rate(config, steps_per_epoch, role="student"):
+    """The peak learning rate, or a Keras schedule: linear warm-up for
+    `warmup_epochs`, then cosine decay to 0 at the last step."""
+    if config.schedule == "constant":
+        return config.learning_rate
+    total = max(1, steps_per_epoch * epochs(config, role))
+    warmup = min(total - 1, int(round(config.warmup_epochs * steps_per_epoch)))
+    return keras.optimizers.schedules.CosineDecay(
+        0.0 if warmup else config.learning_rate, decay_steps=total - warmup,
+        warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
+
+
+def compile_args(config, steps_per_epoch=1, role="student"):
+    """Optimizer (Adam, or AdamW with weight decay, on the schedule), the
+    hard-label loss (categorical with mixup's one-hot labels) and accuracy."""
+    lr = learning_rate(config, steps_per_epoch, role)
+    optimizer = (keras.optimizers.AdamW(lr, weight_decay=config.weight_decay) if config.weight_decay
+                 else keras.optimizers.Adam(lr))
+    loss = (keras.losses.CategoricalCrossentropy(from_logits=True) if config.mixup
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return dict(optimizer=optimizer, loss=loss, metrics=["accuracy"])

@@ -10,6 +10,10 @@ from tfkd.precision import PRECISIONS, default_precision
 
 METHODS = ("scratch", "kd", "fitnet", "at", "rkd", "sp", "pkt")
 STRATEGIES = ("default", "mirrored", "multiworker")
+SCHEDULES = ("cosine", "constant")
+DEFAULT_EPOCHS = {"teacher": 15, "student": 20}
+# Datasets whose classes survive a left-right mirror (not digits or letters).
+FLIP_SAFE = ("fashion_mnist", "cifar10", "cifar100")
 
 
 @dataclasses.dataclass
@@ -30,14 +34,22 @@ class Config:
     hints: tuple = ()  # "teacher_layer:student_layer" pairs for fitnet
     feature_weight: float = -1.0  # < 0: the method's typical weight
     precision: str = ""  # "" = mixed_float16 on a GPU, float32 on a CPU
-    epochs: int = 3
+    epochs: int = 0  # 0: the recipe's default (DEFAULT_EPOCHS: 15 for the teacher, 20 for a student)
     train_examples: int = 0  # > 0: train on the first N examples of the training split (shortened schedules)
     batch_size: int = 128
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3  # peak learning rate (after warm-up)
+    schedule: str = "cosine"  # "cosine" (linear warm-up, cosine decay to 0) or "constant"
+    warmup_epochs: float = 1.0
+    weight_decay: float = 0.0  # > 0: AdamW with this decoupled weight decay
+    augment: bool = True  # random 2-pixel shift, plus horizontal flip where it keeps the meaning
+    mixup: float = 0.0  # > 0: mixup with Beta(mixup, mixup) weights (labels become one-hot)
     seed: int = 0
     deterministic: bool = False  # deterministic TF ops: a resumed run ends with identical weights
     validation_fraction: float = 0.1
-    cache_teacher: bool = False  # run the teachers once, replay their outputs
+    cache_teacher: bool = False  # run the teachers once over `views` augmented views, replay their outputs
+    views: int = 8  # augmented views per example in the teacher cache (1 without augmentation)
+    top_k: int = 0  # > 0: the cache keeps the k largest teacher logits
+    cache_on_disk: bool = False  # keep the teacher cache under workdir/teacher_cache (reused by reruns)
     strategy: str = "default"
     workdir: str = "workdirs/default"
     export_dir: str = ""
@@ -46,6 +58,10 @@ class Config:
 
     def resolved_precision(self):
         return self.precision or default_precision()
+
+    def resolved_epochs(self, role="student"):
+        """`epochs`, or the recipe's default for `role` when it is 0."""
+        return self.epochs or DEFAULT_EPOCHS[role]
 
     def methods(self):
         return [m for m in self.method.split("+") if m]
@@ -71,11 +87,21 @@ class Config:
         for pair in self.hints:
             if pair.count(":") < 1 or not all(pair.split(":", 1)):
                 raise ValueError(f"--hints entry {pair!r} must be 'teacher_layer:student_layer'.")
+        if self.views < 1 or self.top_k < 0:
+            raise ValueError(f"--views must be >= 1 and --top_k >= 0, got {self.views} and {self.top_k}.")
         if self.train_examples < 0:
             raise ValueError(f"--train_examples must be >= 0 (0: all), got {self.train_examples}.")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+        if self.epochs < 0:
+            raise ValueError(f"--epochs must be >= 1 (or 0 for the recipe's default), got {self.epochs}.")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch_size must be >= 1, got {self.batch_size}.")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"--schedule={self.schedule!r} is not one of {list(SCHEDULES)}.")
+        for name in ("warmup_epochs", "weight_decay", "mixup"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"--learning_rate must be > 0, got {self.learning_rate}.")
         if not 0 <= self.alpha:
             raise ValueError(f"--alpha must be >= 0, got {self.alpha}.")
         if not self.temperature > 0:

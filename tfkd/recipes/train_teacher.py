@@ -37,12 +37,12 @@ def run(config, workdir=None):
         with strategy.scope():
             model.compile(**common.compile_args(config))
     else:
-        with strategy.scope():
-            model = models.get(config.teacher_model, **spec)
-            model.compile(**common.compile_args(config))
         run_dir = os.path.join(common.own_folder(workdir), "teacher_run")
         train, steps = common.train_dataset(config, common.resume_epoch(run_dir))
-        model.fit(train, validation_data=val, epochs=common.epochs(config), steps_per_epoch=steps,
+        with strategy.scope():
+            model = models.get(config.teacher_model, **spec)
+            model.compile(**common.compile_args(config, steps, role="teacher"))
+        model.fit(train, validation_data=val, epochs=common.epochs(config, "teacher"), steps_per_epoch=steps,
                   callbacks=common.callbacks(run_dir), verbose=2)
         common.save_model(model, path)
     _, accuracy = model.evaluate(test, verbose=0)
