@@ -84,7 +84,7 @@ def test_soft_labels_tap_pre_softmax_logits():
     teacher, student = tiny_teacher(softmax=True), tiny_student(softmax=True)
     d = tfkd.Distiller(teacher, student, losses=[tfkd.losses.SoftLabels(2.0)])
     x, _ = tiny_data(8)
-    taps = d._frozen.student_taps(x)
+    taps = d._frozen.plan.student_taps(x)
     logits = taps[tfkd.taps.LOGITS].numpy()
     np.testing.assert_allclose(tf.nn.softmax(logits).numpy(), student(x).numpy(), atol=1e-6)
     np.testing.assert_allclose(taps[tfkd.taps.OUTPUT].numpy(), student(x).numpy(), atol=1e-6)

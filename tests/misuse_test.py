@@ -12,7 +12,7 @@ import tensorflow as tf
 import tfkd
 from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
 from tfkd.recipes import benchmark_accuracy, benchmark_speed, distill
-from tfkd.recipes.checkpoint import AtomicBackupAndRestore
+from tfkd.callbacks import AtomicBackupAndRestore
 from tfkd.recipes.config import Config
 
 L = tfkd.losses

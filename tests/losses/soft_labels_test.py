@@ -75,14 +75,14 @@ def test_multi_teacher_averages_probabilities():
     rng = np.random.default_rng()
     t1, t2, s = (rng.normal(size=(16, 7)).astype("float32") * 4 for _ in range(3))
     loss = tfkd.losses.SoftLabels(2.0)
-    got = float(loss.compute([tf.constant(t1), tf.constant(t2)], tf.constant(s), None, [0.3, 0.7]))
+    got = float(loss.over_teachers([tf.constant(t1), tf.constant(t2)], tf.constant(s), None, [0.3, 0.7]))
     assert abs(got - reference([t1, t2], s, 2.0, [0.3, 0.7])) <= 1e-4 * reference([t1, t2], s, 2.0, [0.3, 0.7])
     # Averaging probabilities is not averaging logits.
     assert abs(got - reference((0.3 * t1 + 0.7 * t2), s, 2.0)) > 1e-3
     # Two identical teachers equal one; weights [1, 0] equal the first.
     same = float(loss([t1, t1], s))
     np.testing.assert_allclose(same, float(loss(t1, s)), rtol=1e-5)
-    first = float(loss.compute([tf.constant(t1), tf.constant(t2)], tf.constant(s), None, [1.0, 0.0]))
+    first = float(loss.over_teachers([tf.constant(t1), tf.constant(t2)], tf.constant(s), None, [1.0, 0.0]))
     np.testing.assert_allclose(first, float(loss(t1, s)), rtol=1e-5)
 
 

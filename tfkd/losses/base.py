@@ -10,9 +10,24 @@ class DistillationLoss:
     """A distillation term between a teacher tensor and a student tensor.
 
     Subclasses implement `compute(teacher, student, step)` on float32 tensors.
-    Calling the loss casts both tensors to float32 first (so float16 features
-    of a mixed-precision model never overflow inside the loss) and returns the
-    **unweighted** float32 scalar; the `Distiller` applies `weight`.
+    Calling the loss, `loss(teacher, student, step)`, casts both tensors to
+    float32 first (so float16 features of a mixed-precision model never
+    overflow inside the loss) and returns the **unweighted** float32 scalar;
+    the `Distiller` applies `weight`. With several teachers, a logits-level
+    loss is computed by `over_teachers` (the weighted mean over teachers
+    unless a subclass combines them otherwise).
+
+    To write your own loss, subclass it and implement `compute`:
+
+    ```python
+    class LogitMSE(tfkd.losses.DistillationLoss):
+        default_name = "logit_mse"
+
+        def compute(self, teacher, student, step=None):
+            return tf.reduce_mean(tf.square(teacher - student))
+
+    distiller = tfkd.Distiller(teacher, student, losses=[LogitMSE(weight=0.5)])
+    ```
 
     Args:
         teacher_layer: tap path in the teacher, or None for its logits.
@@ -65,6 +80,27 @@ class DistillationLoss:
         teacher = tf.stop_gradient(_to_float32(teacher))
         student = _to_float32(student)
         return tf.cast(self.compute(teacher, student, step), "float32")
+
+    def over_teachers(self, teachers, student, step=None, teacher_weights=None):
+        """The loss against several teachers' logits: by default the weighted
+        mean of the per-teacher losses. The Distiller calls it for a
+        logits-level loss when it has several teachers; a loss that combines
+        teachers differently (SoftLabels mixes their probabilities)
+        overrides it.
+
+        Args:
+            teachers: list of teacher tensors, one per teacher.
+            student: student tensor.
+            step: the training step.
+            teacher_weights: one number >= 0 per teacher (normalised to sum
+                to 1). Defaults to equal weights.
+
+        Returns:
+            A float32 scalar tensor.
+        """
+        weights = [1.0] * len(teachers) if teacher_weights is None else list(teacher_weights)
+        total = float(sum(weights))
+        return tf.add_n([(w / total) * self(t, student, step) for w, t in zip(weights, teachers)])
 
     def get_config(self):
         return {

@@ -59,6 +59,7 @@ class SoftLabels(DistillationLoss):
         self.temperature = Scheduled(temperature, "temperature", 0.0, strict=True)
 
     def compute(self, teacher, student, step=None, teacher_weights=None):
+        """KL at temperature T; `teacher` may be a list (see `over_teachers`)."""
         t = self.temperature(step)
         log_q = tf.nn.log_softmax(student / t, axis=-1)
         teachers = teacher if isinstance(teacher, (list, tuple)) else [teacher]
@@ -79,25 +80,21 @@ class SoftLabels(DistillationLoss):
         # Rounding can leave a KL of -1e-9 where p == q: clamp per example.
         return tf.square(t) * tf.reduce_mean(tf.maximum(kl, 0.0))
 
-    def __call__(self, teacher, student, step=None, teacher_weights=None):
-        """Returns the unweighted float32 loss.
+    def over_teachers(self, teachers, student, step=None, teacher_weights=None):
+        """KL to the weighted mixture of the teachers' softened probabilities.
 
         Args:
-            teacher: teacher logits `(B, K)`, or a list of them (one per
-                teacher).
+            teachers: list of teacher logits `(B, K)`.
             student: student logits `(B, K)`.
             step: training step, for a scheduled temperature.
-            teacher_weights: weights of the teachers when `teacher` is a
-                list; normalised to sum to 1. Defaults to equal weights.
+            teacher_weights: weights of the teachers, normalised to sum to 1.
+                Defaults to equal weights.
 
         Returns:
             A float32 scalar tensor.
         """
-        teacher = tf.nest.map_structure(
-            lambda x: tf.stop_gradient(tf.cast(x, "float32")), teacher
-        )
-        student = tf.cast(student, "float32")
-        return self.compute(teacher, student, step, teacher_weights)
+        teachers = [tf.stop_gradient(tf.cast(x, "float32")) for x in teachers]
+        return tf.cast(self.compute(teachers, tf.cast(student, "float32"), step, teacher_weights), "float32")
 
     def get_config(self):
         return {

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from tfkd import data as data_lib
 from tfkd.view_cache import cache_teacher_views
-from tfkd.recipes.checkpoint import AtomicBackupAndRestore
+from tfkd.callbacks import AtomicBackupAndRestore
 from tfkd.recipes.config import FLIP_SAFE
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256
