@@ -1,4 +1,5 @@
-"""Export of the student alone as a TensorFlow SavedModel, checked and atomic."""
+"""Export of the student alone, checked and atomic: a TensorFlow SavedModel,
+or a LiteRT file (float32, float16, dynamic-range or int8; `tfkd.litert_export`)."""
 
 import ctypes
 import os
@@ -65,9 +66,27 @@ def _check_destination(path, overwrite):
             )
 
 
+FORMATS = ("saved_model", "litert")
+
+
 def export_student(model_or_distiller, path=None, compute_dtype="float32",
-                   overwrite=False, sample=None, atol=1e-5):
-    """Writes the student alone as a TensorFlow SavedModel and verifies it.
+                   overwrite=False, sample=None, atol=1e-5, format="saved_model", quantize=None,
+                   representative_data=None, check_data=None, max_accuracy_drop=0.5, int8_io=False):
+    """Writes the student alone as a TensorFlow SavedModel (or a LiteRT file)
+    and verifies it before moving it into place.
+
+    **LiteRT** (`format="litert"`, a path ending in `.tflite`): one file,
+    float32 (`quantize=None`), float16 weights, dynamic-range (int8 weights,
+    float activations) or full-integer int8 (weights and activations,
+    calibrated on `representative_data`; float32 inputs and outputs unless
+    `int8_io=True`). Only LiteRT's builtin ops are allowed (no Flex). The
+    file is loaded in the LiteRT interpreter first: float32 logits must match
+    the Keras student within 1e-4; a quantized file is compared on
+    `check_data` (top-1 agreement and accuracy) and refused when its accuracy
+    drops by more than `max_accuracy_drop` points (for int8 the check always
+    runs: on `check_data`, or on the calibration images for agreement alone).
+    A JSON report (format, quantization, size, agreement, accuracies,
+    commit) is written beside it, e.g. `student_int8.json`.
 
     The SavedModel has a `serving_default` signature taking float32 images
     `(batch, *input_shape)` and returning float32 `logits` and
@@ -88,14 +107,27 @@ def export_student(model_or_distiller, path=None, compute_dtype="float32",
             random images.
         atol: largest allowed absolute difference in the parity check for a
             float32 export (looser tolerances apply to mixed exports).
+        format: `"saved_model"` (default) or `"litert"`.
+        quantize: LiteRT only: None, `"float16"`, `"dynamic"` or `"int8"`.
+        representative_data: for int8: training images (array, `(x, y)` or a
+            dataset of batches), at least 50; the first 500 are used.
+        check_data: `(images, labels)` or a dataset held out from training,
+            for the accuracy check of a LiteRT export.
+        max_accuracy_drop: largest allowed accuracy drop in points (None:
+            report only). Defaults to 0.5.
+        int8_io: int8 inputs and outputs (with `quantize="int8"`).
 
     Returns:
         The export path.
 
     Raises:
-        ValueError: for a model that is not built or a bad `compute_dtype`.
-        FileExistsError: if `path` is not empty and `overwrite` is False.
-        RuntimeError: if the reloaded export disagrees with the Keras model.
+        ValueError: for a model that is not built, a bad `compute_dtype`,
+            format, quantization, path suffix or representative data, or
+            ops LiteRT cannot run without Flex; all before any conversion
+            where they can be seen.
+        FileExistsError: if `path` exists and `overwrite` is False.
+        RuntimeError: if the reloaded export disagrees with the Keras model
+            (nothing is written then).
 
     Example:
 
@@ -103,15 +135,22 @@ def export_student(model_or_distiller, path=None, compute_dtype="float32",
     tfkd.export_student(distiller, "saved_models/fmnist_student")
     served = tf.saved_model.load("saved_models/fmnist_student")
     served.signatures["serving_default"](images)["probabilities"]
+
+    tfkd.export_student(distiller, "saved_models/fmnist_student_int8.tflite",
+                        format="litert", quantize="int8",
+                        representative_data=train_ds, check_data=val_ds)
     ```
     """
+    if format not in FORMATS:
+        raise ValueError(f"`format` must be one of {list(FORMATS)}, got {format!r}.")
+    if format == "saved_model" and quantize is not None:
+        raise ValueError(f"quantize={quantize!r} needs format='litert' (a SavedModel is exported in float). Fix: "
+                         "pass format='litert' and a path ending in .tflite.")
     student = _student_of(model_or_distiller)
-    if not student.built or not getattr(student, "inputs", None):
-        raise ValueError(
-            f"Cannot export `{student.name}`: it is not built (no input "
-            "shape). Fix: build it with keras.Input(shape=...) or call it on "
-            "a batch first."
-        )
+    if format == "litert":
+        return _export_litert(student, path, compute_dtype, overwrite, quantize, representative_data,
+                              check_data, max_accuracy_drop, int8_io)
+    _check_built(student)
     if compute_dtype not in ("float32", "mixed_float16", "mixed_bfloat16"):
         raise ValueError(
             "`compute_dtype` must be 'float32', 'mixed_float16' or "
@@ -148,6 +187,42 @@ def export_student(model_or_distiller, path=None, compute_dtype="float32",
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+
+def _export_litert(student, path, compute_dtype, overwrite, quantize, representative_data, check_data,
+                   max_accuracy_drop, int8_io):
+    from tfkd import litert_export
+
+    _check_built(student)
+    if compute_dtype != "float32":
+        raise ValueError("A LiteRT export is converted from the float32 student; pass quantize='float16' for "
+                         f"float16 weights instead of compute_dtype={compute_dtype!r}.")
+    path = os.path.abspath(path or os.path.join(DEFAULT_DIR, f"{student.name}_{quantize or 'float32'}.tflite"))
+    if not path.endswith(".tflite"):
+        raise ValueError(f"A LiteRT export is one file ending in '.tflite', got {path!r}.")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
+                              "Fix: choose another path, or pass overwrite=True (--overwrite).")
+    input_shape = tuple(student.inputs[0].shape[1:])
+    calibration = litert_export.validate(quantize, representative_data, input_shape, int8_io)
+    checks = None
+    if check_data is not None:
+        x, y = litert_export._as_arrays(check_data, "check_data")
+        litert_export._check_images(x, input_shape, "check_data")
+        checks = (x.astype(np.float32), y)
+    model = _recast(student, "float32")
+    content = litert_export.convert(model, quantize, calibration, int8_io)
+    report = litert_export.check(model, content, quantize, checks, calibration, max_accuracy_drop, input_shape)
+    report = {"format": "litert", "quantization": quantize or "float32", "int8_io": bool(int8_io), **report}
+    litert_export.write(path, content, report, overwrite)
+    return path
+
+
+def _check_built(student):
+    if not student.built or not getattr(student, "inputs", None):
+        raise ValueError(
+            f"Cannot export `{student.name}`: it is not built (no input shape). Fix: build it with "
+            "keras.Input(shape=...) or call it on a batch first.")
 
 
 def _check_parity(export_dir, serve, sample, atol):

@@ -1,0 +1,225 @@
+"""Export of the student as a LiteRT (`.tflite`) file: float32, float16,
+dynamic-range or full-integer int8, checked before it is moved into place.
+
+Conversion is Keras's own `Model.export(format="litert")` (ExportArchive, then
+TensorFlow's LiteRT converter) with the converter settings of each
+quantization; nothing here rewrites a converter.
+"""
+
+import json
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from tfkd.litert_model import LiteRTModel
+
+QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+MIN_REPRESENTATIVE = 50
+# Examples used for int8 calibration (a few hundred suffice).
+MAX_REPRESENTATIVE = 500
+FLOAT_ATOL = 1e-4
+
+
+def check_quantize(quantize):
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"`quantize` must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
+
+
+def _as_arrays(data, what, limit=None):
+    """`(images, labels or None)` as NumPy from arrays, a tuple or a dataset."""
+    if data is None:
+        return None, None
+    if isinstance(data, tf.data.Dataset):
+        xs, ys, n = [], [], 0
+        for element in data:
+            x, y = (element[0], element[1]) if isinstance(element, (tuple, list)) else (element, None)
+            xs.append(np.asarray(x))
+            ys.append(None if y is None else np.asarray(y))
+            n += len(xs[-1])
+            if limit and n >= limit:
+                break
+        if not xs:
+            raise ValueError(f"`{what}` is an empty dataset.")
+        x = np.concatenate(xs)
+        y = None if any(v is None for v in ys) else np.concatenate(ys)
+    elif isinstance(data, (tuple, list)) and len(data) == 2:
+        x, y = np.asarray(data[0]), np.asarray(data[1])
+    else:
+        x, y = np.asarray(data), None
+    if limit:
+        x, y = x[:limit], None if y is None else y[:limit]
+    return x, y
+
+
+def _check_images(x, input_shape, what):
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"`{what}` must hold float images like the training inputs, got {x.dtype}. Fix: "
+                         "tfkd.data.to_float(images).")
+    if tuple(x.shape[1:]) != tuple(input_shape):
+        raise ValueError(f"`{what}` has images of shape {tuple(x.shape[1:])}, but the student takes "
+                         f"{tuple(input_shape)}.")
+
+
+def validate(quantize, representative_data, input_shape, int8_io):
+    """Checks the arguments before any conversion; returns calibration images.
+
+    Raises:
+        ValueError: for an unknown quantization, int8 without (enough, or
+            well-shaped) representative data, or `int8_io` without int8.
+    """
+    check_quantize(quantize)
+    if int8_io and quantize != "int8":
+        raise ValueError(f"int8_io=True needs quantize='int8', got quantize={quantize!r}.")
+    if quantize != "int8":
+        return None
+    if representative_data is None:
+        raise ValueError("quantize='int8' needs `representative_data`: a few hundred training examples with the "
+                         "same preprocessing, to calibrate activation ranges. Fix: pass representative_data=train_ds.")
+    x, _ = _as_arrays(representative_data, "representative_data", MAX_REPRESENTATIVE)
+    _check_images(x, input_shape, "representative_data")
+    if len(x) < MIN_REPRESENTATIVE:
+        raise ValueError(f"`representative_data` has {len(x)} examples; int8 calibration needs at least "
+                         f"{MIN_REPRESENTATIVE} (a few hundred is typical).")
+    return x.astype(np.float32)
+
+
+def _converter_settings(quantize, calibration, int8_io):
+    builtins = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize is None:
+        return {"target_spec": {"supported_ops": builtins}}
+    settings = {"optimizations": [tf.lite.Optimize.DEFAULT]}
+    if quantize == "float16":
+        settings["target_spec"] = {"supported_ops": builtins, "supported_types": [tf.float16]}
+    elif quantize == "dynamic":
+        settings["target_spec"] = {"supported_ops": builtins}
+    else:
+        def representative_dataset():
+            for i in range(len(calibration)):
+                yield [calibration[i:i + 1]]
+        settings["representative_dataset"] = representative_dataset
+        settings["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}
+        if int8_io:
+            settings["inference_input_type"] = tf.int8
+            settings["inference_output_type"] = tf.int8
+    return settings
+
+
+def convert(model, quantize=None, calibration=None, int8_io=False):
+    """The `.tflite` bytes of a float32 Keras model.
+
+    Raises:
+        ValueError: if the model needs ops outside LiteRT's builtins (Flex);
+            the message lists them.
+    """
+    settings = _converter_settings(quantize, calibration, int8_io)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "model.tflite")
+        try:
+            model.export(path, format="litert", verbose=False, **settings)
+        except Exception as e:  # the converter reports unsupported ops in its message
+            text = str(e)
+            if "select" in text.lower() or "flex" in text.lower() or "not supported" in text.lower():
+                ops = sorted(set(_op_names(text)))
+                raise ValueError(
+                    f"The student needs ops that LiteRT's builtin kernels do not have{f': {ops}' if ops else ''}; "
+                    "tfkd refuses exports that need the Flex (SELECT_TF_OPS) delegate. Fix: replace those layers "
+                    "with builtin-supported ones.") from e
+            raise
+        with open(path, "rb") as f:
+            return f.read()
+
+
+def _op_names(text):
+    import re
+    return re.findall(r"tf\.([A-Za-z0-9_]+)", text)
+
+
+def _agreement_and_accuracy(keras_logits, lite_logits, labels):
+    agree = float(np.mean(np.argmax(keras_logits, -1) == np.argmax(lite_logits, -1)))
+    if labels is None:
+        return agree, None, None
+    y = np.argmax(labels, -1) if labels.ndim == 2 else labels
+    acc = lambda logits: float(np.mean(np.argmax(logits, -1) == y))
+    return agree, acc(keras_logits), acc(lite_logits)
+
+
+def check(model, content, quantize, check_data, calibration, max_accuracy_drop, input_shape):
+    """Loads the converted bytes in the LiteRT interpreter and compares them
+    with the Keras model. Returns the report (a dict).
+
+    Raises:
+        RuntimeError: float32 logits off by more than 1e-4, or a quantized
+            accuracy drop over `max_accuracy_drop` points.
+    """
+    lite = LiteRTModel(content=content)
+    report = {}
+    if quantize is None:
+        sample = np.random.default_rng(0).random((8,) + tuple(input_shape)).astype(np.float32)
+        diff = float(np.max(np.abs(lite.predict(sample) - model.predict(sample, verbose=0))))
+        report["max_abs_diff"] = diff
+        if not diff <= FLOAT_ATOL:
+            raise RuntimeError(f"LiteRT check failed: float32 logits differ from the Keras student by {diff:.3g} "
+                               f"(allowed {FLOAT_ATOL:g}). Nothing was written.")
+    x, y = check_data if check_data is not None else (calibration, None)
+    if x is None:
+        return report
+    keras_logits = model.predict(x, batch_size=256, verbose=0)
+    agree, acc_keras, acc_lite = _agreement_and_accuracy(keras_logits, lite.predict(x), y)
+    report.update(check_examples=int(len(x)), agreement=agree, keras_accuracy=acc_keras, litert_accuracy=acc_lite)
+    if acc_keras is not None:
+        drop = 100 * (acc_keras - acc_lite)
+        report["accuracy_drop_points"] = drop
+        if quantize is not None and max_accuracy_drop is not None and drop > max_accuracy_drop:
+            raise RuntimeError(
+                f"LiteRT check failed: {quantize} accuracy {100 * acc_lite:.2f}% vs {100 * acc_keras:.2f}% for the "
+                f"Keras student, a drop of {drop:.2f} points (allowed {max_accuracy_drop}). Nothing was written. "
+                "Fix: more or more representative calibration data, quantize='dynamic' or 'float16', or raise "
+                "max_accuracy_drop.")
+    return report
+
+
+def _commit():
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=os.path.dirname(os.path.abspath(__file__)))
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def sidecar_path(path):
+    """The JSON report beside a `.tflite` file."""
+    return os.path.splitext(path)[0] + ".json"
+
+
+def write(path, content, report, overwrite):
+    """Writes the file and its JSON report atomically (temporary names, then
+    rename); the `.tflite` is renamed last, so it never appears without a
+    report, and an existing file is replaced only with `overwrite`."""
+    from tfkd import __version__
+    json_path = sidecar_path(path)
+    report = {**report, "size_bytes": len(content), "tfkd_version": __version__, "commit": _commit()}
+    folder = os.path.dirname(path) or "."
+    os.makedirs(folder, exist_ok=True)
+    tmps = []
+    try:
+        for target, data in ((json_path, json.dumps(report, indent=2).encode()), (path, content)):
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.tmp-", dir=folder)
+            tmps.append(tmp)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        if not overwrite and (os.path.exists(path) or os.path.exists(json_path)):
+            raise FileExistsError(f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
+                                  "Fix: choose another path, or pass overwrite=True (--overwrite).")
+        os.replace(tmps[0], json_path)
+        os.replace(tmps[1], path)
+    finally:
+        for tmp in tmps:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    return report
