@@ -256,6 +256,7 @@ def _replay(store, examples, pool, augment, views, batch_size, seed, classes, fi
         return batches.map(lambda index: (index, tf.gather(pick, index)))
 
     def replay(index, view):
+        index = tf.cast(index, tf.int64)
         images, labels = tf.gather(x, index), tf.gather(y, index)
         if augment is not None:
             images, labels = augment(images, labels, _view_seeds(seed, view, index), pool)

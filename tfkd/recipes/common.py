@@ -204,3 +204,15 @@ def compile_args(config, steps_per_epoch=1, role="student"):
     loss = (keras.losses.CategoricalCrossentropy(from_logits=True) if config.mixup
             else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return dict(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+
+
+def agreement(student, teacher, dataset):
+    """Top-1 agreement of two models on a dataset's inputs (Stanton et al.
+    2021's distillation fidelity)."""
+    same = total = 0
+    for x, *_ in dataset:
+        a = np.argmax(student(x, training=False), -1)
+        b = np.argmax(teacher(x, training=False), -1)
+        same += int(np.sum(a == b))
+        total += len(a)
+    return same / max(total, 1)

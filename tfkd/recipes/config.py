@@ -25,6 +25,7 @@ class Config:
     download: bool = False
     teacher: str = ""  # a saved teacher (.keras); train_teacher writes one
     teachers: tuple = ()  # several saved teachers (multi-teacher kd)
+    reference_teacher: str = ""  # a teacher to measure agreement with (scratch runs)
     teacher_model: str = "cnn_teacher"  # builder used by train_teacher
     student: str = "cnn_small"
     student_width: int = 0  # 0: the builder's default width

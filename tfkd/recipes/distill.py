@@ -62,8 +62,8 @@ def run(config, workdir=None, extra_callbacks=()):
         with strategy.scope():
             kwargs = {"width": config.student_width} if config.student_width else {}
             student = models.get(config.student, **spec, **kwargs)
+            teachers = [common.load_model(p) for p in teacher_paths] if distil else []
             if distil:
-                teachers = [common.load_model(p) for p in teacher_paths]
                 model = Distiller(
                     teachers if len(teachers) > 1 else teachers[0], student,
                     losses=build_losses(config, [t.name for t in teachers], config.student),
@@ -71,16 +71,22 @@ def run(config, workdir=None, extra_callbacks=()):
                 )
             else:
                 model = student
-            model.compile(**common.compile_args(config))
         train, steps = common.train_dataset(config, common.resume_epoch(run_dir), model if distil else None)
-        model.fit(train, validation_data=val, epochs=common.epochs(config), steps_per_epoch=steps,
-                  callbacks=common.callbacks(run_dir) + list(extra_callbacks), verbose=2)
+        with strategy.scope():
+            model.compile(**common.compile_args(config, steps))
+        history = model.fit(train, validation_data=val, epochs=common.epochs(config), steps_per_epoch=steps,
+                            callbacks=common.callbacks(run_dir) + list(extra_callbacks), verbose=2)
         student = common.off_strategy(student)
         student.compile(**{k: v for k, v in common.compile_args(config).items() if k != "optimizer"})
         _, accuracy = student.evaluate(test, verbose=0)
+        _, val_accuracy = student.evaluate(val, verbose=0)
         common.save_model(student, student_path)
-        result = {"test_accuracy": float(accuracy), "params": student.count_params(),
-                  "method": config.method, "student": config.student, "seed": config.seed}
+        result = {"test_accuracy": float(accuracy), "val_accuracy": float(val_accuracy),
+                  "params": student.count_params(), "method": config.method, "student": config.student,
+                  "seed": config.seed, "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+        reference = teacher_paths[0] if teacher_paths else config.reference_teacher
+        if reference:
+            result["agreement"] = common.agreement(student, common.load_model(reference), test)
         with open(result_path, "w") as f:
             json.dump(result, f)
     result["student_path"] = student_path
