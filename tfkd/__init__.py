@@ -1,6 +1,6 @@
 """tfkd: knowledge distillation and mixed precision for Keras 3 on TensorFlow."""
 
-from tfkd import callbacks, losses
+from tfkd import callbacks, losses, view_cache
 from tfkd import data, models
 from tfkd.cache import cache_teacher_outputs
 from tfkd.distiller import Distiller

@@ -1,0 +1,82 @@
+"""LiteRT export: each quantization converts, runs in the LiteRT interpreter,
+agrees with the Keras student, and is written atomically."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import tfkd
+from tfkd.litert_model import LiteRTModel
+
+
+@pytest.fixture(scope="module")
+def trained():
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 4, 700)
+    x = (rng.normal(size=(700, 8, 8, 1)) * 0.3 + y[:, None, None, None] / 4).astype("float32")
+    i = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(i)
+    h = keras.layers.Flatten()(keras.layers.MaxPooling2D()(h))
+    h = keras.layers.Dense(128, activation="relu")(h)
+    model = keras.Model(i, keras.layers.Dense(4)(h), name="small")
+    model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x[:500], y[:500], epochs=5, verbose=0)
+    return model, (x[:500], y[:500]), (x[500:], y[500:])
+
+
+@pytest.mark.parametrize("quantize", [None, "float16", "dynamic", "int8"])
+def test_each_quantization_runs_and_agrees(trained, tmp_path, quantize):
+    model, train, val = trained
+    path = tfkd.export_student(model, str(tmp_path / f"m_{quantize}.tflite"), format="litert", quantize=quantize,
+                               representative_data=train, check_data=val)
+    report = json.load(open(str(tmp_path / f"m_{quantize}.json")))
+    assert report["quantization"] == (quantize or "float32")
+    assert report["size_bytes"] == os.path.getsize(path)
+    logits = LiteRTModel(path).predict(val[0])
+    want = model.predict(val[0], verbose=0)
+    agree = np.mean(np.argmax(logits, 1) == np.argmax(want, 1))
+    assert agree == pytest.approx(report["agreement"])
+    if quantize is None:
+        np.testing.assert_allclose(logits, want, atol=1e-4)
+    else:
+        assert agree >= 0.95
+    assert report["accuracy_drop_points"] <= 0.5 + 1e-9
+
+
+def test_int8_is_smaller_and_int8_io_quantizes(trained, tmp_path):
+    model, train, val = trained
+    f32 = tfkd.export_student(model, str(tmp_path / "f.tflite"), format="litert")
+    i8 = tfkd.export_student(model, str(tmp_path / "q.tflite"), format="litert", quantize="int8",
+                             representative_data=train, check_data=val, int8_io=True)
+    # ~4x on weights; the flatbuffer overhead of a tiny model keeps it lower.
+    assert os.path.getsize(f32) / os.path.getsize(i8) > 2.5
+    lite = LiteRTModel(i8)
+    assert lite.integer_io
+    agree = np.mean(np.argmax(lite.predict(val[0]), 1) == np.argmax(model.predict(val[0], verbose=0), 1))
+    assert agree >= 0.95
+
+
+def test_a_failed_check_writes_nothing_and_keeps_the_old_file(trained, tmp_path):
+    model, train, val = trained
+    path = str(tmp_path / "m.tflite")
+    tfkd.export_student(model, path, format="litert")
+    before = open(path, "rb").read()
+    with pytest.raises(RuntimeError, match=r"drop of .* points"):
+        # A limit below any possible drop makes the check fail for sure.
+        tfkd.export_student(model, path, format="litert", quantize="dynamic", check_data=val,
+                            max_accuracy_drop=-1.0, overwrite=True)
+    assert open(path, "rb").read() == before
+    assert sorted(os.listdir(tmp_path)) == ["m.json", "m.tflite"]
+
+
+def test_the_evaluate_recipe_reads_a_tflite_file(trained, tmp_path):
+    from tfkd.recipes import evaluate
+    model, train, val = trained
+    path = tfkd.export_student(model, str(tmp_path / "m.tflite"), format="litert")
+    acc = evaluate.accuracy_of(path, val)
+    want = np.mean(np.argmax(model.predict(val[0], verbose=0), 1) == val[1])
+    assert acc == pytest.approx(want)
