@@ -16,7 +16,10 @@ recipe_flags.define_config_flags()
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress bar
     config = recipe_flags.config_from_flags(argv)
-    result = distill.run(config)
+    try:
+        result = distill.run(config)
+    except (ValueError, FileExistsError) as e:
+        raise app.UsageError(str(e)) from None
     print(f"{config.student} ({config.method}): test accuracy {100 * result['test_accuracy']:.2f}% "
           f"({result['params']:,} parameters) -> {result.get('export_path', result['student_path'])}")
 

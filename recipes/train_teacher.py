@@ -15,7 +15,10 @@ recipe_flags.define_config_flags()
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress bar
     config = recipe_flags.config_from_flags(argv)
-    result = train_teacher.run(config)
+    try:
+        result = train_teacher.run(config)
+    except (ValueError, FileExistsError) as e:
+        raise app.UsageError(str(e)) from None
     print(f"teacher: {result['path']} test accuracy {100 * result['test_accuracy']:.2f}% ({result['params']:,} parameters)")
 
 

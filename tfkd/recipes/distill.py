@@ -8,7 +8,6 @@ import keras
 
 from tfkd import models
 from tfkd.distiller import Distiller
-from tfkd.export import export_student
 from tfkd.recipes import common
 from tfkd.recipes.methods import build_losses
 
@@ -91,6 +90,6 @@ def run(config, workdir=None, extra_callbacks=()):
             json.dump(result, f)
     result["student_path"] = student_path
     if config.export_dir and common.worker_index() == 0:
-        result["export_path"] = export_student(student, config.export_dir, overwrite=config.overwrite)
+        result["export_path"] = common.export_once(student, student_path, config.export_dir, config.overwrite)
     keras.mixed_precision.set_dtype_policy("float32")
     return result
