@@ -1,0 +1,138 @@
+"""Library side of `recipes/tune.py`: distillation hyper-parameters chosen on
+the validation split with KerasTuner (never on the test split)."""
+
+import dataclasses
+import json
+import os
+
+import keras
+
+from tfkd import models
+from tfkd.distiller import Distiller
+from tfkd.recipes import common
+from tfkd.recipes.config import Config
+from tfkd.recipes.methods import TYPICAL_WEIGHT, build_losses
+
+# The grid for soft labels: temperature × hard-label weight (alpha = 0 is
+# pure distillation, big_vision's setting; 0.1 is Hinton's).
+TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
+ALPHAS = (0.0, 0.1, 0.5)
+# Feature weights are searched on a log scale around the typical weight.
+FEATURE_RANGE = (1e-2, 1e1)
+
+
+def _kt():
+    try:
+        import keras_tuner
+    except ImportError as e:  # pragma: no cover - a declared dependency of the recipes
+        raise ImportError("recipes/tune.py needs KerasTuner: pip install 'tfkd[recipes]'") from e
+    return keras_tuner
+
+
+def _space(hp, method):
+    """The trial's settings for `method`, as Config fields."""
+    if method in ("kd", "kd_mixup"):
+        return {"temperature": hp.Choice("temperature", TEMPERATURES), "alpha": hp.Choice("alpha", ALPHAS)}
+    typical = TYPICAL_WEIGHT[method]
+    return {"feature_weight": hp.Float("feature_weight", typical * FEATURE_RANGE[0], typical * FEATURE_RANGE[1],
+                                       sampling="log")}
+
+
+def _base(config, method):
+    """The config a method's trials start from (mixup rows tune with mixup)."""
+    if method == "kd_mixup":
+        return dataclasses.replace(config, method="kd", mixup=config.mixup or 0.2)
+    return dataclasses.replace(config, method=method, mixup=0.0 if method != "kd" else config.mixup)
+
+
+def tune_method(config, method, teacher_path, max_trials, trial_epochs, directory):
+    """Searches one method's settings; returns the best values and their
+    validation accuracy."""
+    kt = _kt()
+    base = dataclasses.replace(_base(config, method), epochs=trial_epochs, teacher=teacher_path)
+    common.set_up(base)
+    val, _, spec = common.splits(base)
+    teacher = common.load_model(teacher_path)
+    kwargs = {"width": base.student_width} if base.student_width else {}
+
+    def distiller(trial_config):
+        student = models.get(base.student, **spec, **kwargs)
+        losses = build_losses(trial_config, [teacher.name], base.student)
+        return Distiller(teacher, student, losses=losses, student_loss_weight=trial_config.alpha)
+
+    # One teacher pass (cached views) serves every trial: only the weights
+    # and temperature change, never the teacher or its taps.
+    train, steps = common.train_dataset(base, 0, distiller(base))
+
+    class HyperDistiller(kt.HyperModel):
+        def build(self, hp):
+            trial = dataclasses.replace(base, **_space(hp, method))
+            model = distiller(trial)
+            model.compile(**common.compile_args(trial, steps))
+            return model
+
+        def fit(self, hp, model, *args, **kw):
+            return model.fit(*args, **kw)
+
+    tuner_cls = kt.GridSearch if method in ("kd", "kd_mixup") else kt.RandomSearch
+    tuner = tuner_cls(HyperDistiller(), objective=kt.Objective("val_accuracy", "max"), max_trials=max_trials,
+                      seed=config.seed, directory=directory, project_name=f"{base.student}_{method}",
+                      overwrite=False)
+    tuner.search(train, epochs=common.epochs(base), steps_per_epoch=steps, validation_data=val, verbose=0)
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    keras.backend.clear_session()
+    return {**best_trial.hyperparameters.values, "val_accuracy": float(best_trial.score),
+            "trials": len(tuner.oracle.trials), "trial_epochs": trial_epochs}
+
+
+def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output=""):
+    """Tunes each method for `config.student` and records the best settings.
+
+    Resumable: the KerasTuner project under `workdir/tune/` keeps finished
+    trials, so a rerun continues the search.
+
+    Args:
+        config: a `tfkd.recipes.config.Config` (`teacher`, `student`,
+            `student_width`, schedule, augmentation, cache settings).
+        methods: method names (`kd`, `kd_mixup`, `fitnet`, `at`, `rkd`,
+            `sp`, `pkt`).
+        max_trials: trials per method.
+        trial_epochs: epochs per trial (shorter than a full run).
+        output: a JSON file to merge the results into (keyed by student).
+
+    Returns:
+        `{method: {setting: value, "val_accuracy": float, ...}}`.
+
+    Raises:
+        ValueError: for a bad config, no teacher, or an unknown method.
+    """
+    config.validate()
+    if not config.teacher:
+        raise ValueError("tune needs --teacher=path/to/teacher.keras.")
+    unknown = [m for m in methods if m not in ("kd", "kd_mixup", *TYPICAL_WEIGHT)]
+    if unknown:
+        raise ValueError(f"Unknown method(s) {unknown}; expected kd, kd_mixup or one of {sorted(TYPICAL_WEIGHT)}.")
+    if config.smoke:
+        max_trials, trial_epochs = min(max_trials, 2), 1
+    directory = os.path.join(config.workdir, "tune")
+    results = {m: tune_method(config, m, config.teacher, max_trials, trial_epochs, directory) for m in methods}
+    if output:
+        key = f"{config.student}_w{config.student_width}" if config.student_width else config.student
+        merged = {}
+        if os.path.exists(output):
+            with open(output) as f:
+                merged = json.load(f)
+        merged.setdefault(key, {}).update(results)
+        os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+        with open(output, "w") as f:
+            json.dump(merged, f, indent=2, sort_keys=True)
+    return results
+
+
+def tuned_config(config, tuned, method):
+    """`config` with the settings `tune.run` found for its student and
+    `method` (unchanged where nothing was tuned)."""
+    key = f"{config.student}_w{config.student_width}" if config.student_width else config.student
+    found = tuned.get(key, {}).get(method, {})
+    fields = {f.name for f in dataclasses.fields(Config)}
+    return dataclasses.replace(config, **{k: v for k, v in found.items() if k in fields})
