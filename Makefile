@@ -7,14 +7,15 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup data test demo benchmark-speed benchmark-accuracy clean
+.PHONY: setup data test test-fast lint demo tune benchmark-speed benchmark-accuracy benchmark-deploy clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exact versions from constraints.txt (the lock); pyproject.toml declares ranges.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[test,lint]'
 	touch $(STAMP)
 
 # Fashion-MNIST from Debian's dataset-fashion-mnist (original IDX files).
@@ -32,6 +33,14 @@ $(FMNIST):
 test: setup data
 	$(PY) -m pytest -q -x --durations=15
 
+# The edit loop: everything but the slow multi-process and end-to-end tests.
+test-fast: setup data
+	$(PY) -m pytest -q -x -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
 demo: setup data
 	$(PY) recipes/demo.py --workdir=workdirs/demo
 
@@ -40,6 +49,13 @@ benchmark-speed: setup data
 
 benchmark-accuracy: setup data
 	$(PY) recipes/benchmark_accuracy.py --workdir=workdirs/benchmark_accuracy
+
+benchmark-deploy: setup data
+	$(PY) recipes/benchmark_deploy.py --workdir=workdirs/benchmark_deploy \
+	  --models=$$(cat recipes/results/deploy_models.txt)
+
+tune: setup data
+	$(PY) recipes/tune.py --workdir=workdirs/tune
 
 clean:
 	rm -rf $(VENV) workdirs

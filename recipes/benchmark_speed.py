@@ -1,7 +1,7 @@
 """Speed benchmark: tfkd against the hand-written limit and keras.distillation.
 
-    python recipes/benchmark_speed.py --workdir=workdirs/benchmark_speed
-    # about 15 min on 2 CPU cores; writes speed.md and speed.csv
+python recipes/benchmark_speed.py --workdir=workdirs/benchmark_speed
+# about 15 min on 2 CPU cores; writes speed.md and speed.csv
 """
 
 from absl import app, flags, logging
@@ -26,8 +26,9 @@ def main(argv):
         benchmark_speed.check_args(FLAGS.pairs, FLAGS.batch_size, FLAGS.steps, FLAGS.repeats)
     except ValueError as e:
         raise app.UsageError(str(e)) from None
-    benchmark_speed.run(FLAGS.workdir, tuple(FLAGS.pairs), FLAGS.batch_size, FLAGS.steps, FLAGS.repeats,
-                        FLAGS.smoke, FLAGS.keras)
+    benchmark_speed.run(
+        FLAGS.workdir, tuple(FLAGS.pairs), FLAGS.batch_size, FLAGS.steps, FLAGS.repeats, FLAGS.smoke, FLAGS.keras
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,10 @@ def main(argv):
         result = distill.run(config)
     except (ValueError, FileExistsError) as e:
         raise app.UsageError(str(e)) from None
-    print(f"{config.student} ({config.method}): test accuracy {100 * result['test_accuracy']:.2f}% "
-          f"({result['params']:,} parameters) -> {result.get('export_path', result['student_path'])}")
+    print(
+        f"{config.student} ({config.method}): test accuracy {100 * result['test_accuracy']:.2f}% "
+        f"({result['params']:,} parameters) -> {result.get('export_path', result['student_path'])}"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Test accuracy of a saved model (.keras) or an exported SavedModel folder.
 
-    python recipes/evaluate.py --model=saved_models/fashion_mnist_cnn_small_kd
+python recipes/evaluate.py --model=saved_models/fashion_mnist_cnn_small_kd
 """
 
 from absl import app, flags, logging

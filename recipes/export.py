@@ -14,8 +14,9 @@ from tfkd.recipes import export
 from tfkd.recipes import flags as recipe_flags
 
 flags.DEFINE_string("model", None, "The student .keras file.", required=True)
-flags.DEFINE_enum("compute_dtype", "float32", ["float32", "mixed_float16", "mixed_bfloat16"],
-                  "Serving precision of a SavedModel.")
+flags.DEFINE_enum(
+    "compute_dtype", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Serving precision of a SavedModel."
+)
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "litert"], "Export format.")
 flags.DEFINE_enum("quantize", "none", ["none", "float16", "dynamic", "int8"], "LiteRT quantization.")
 flags.DEFINE_bool("int8_io", False, "int8 inputs and outputs (with --quantize=int8).")
@@ -28,8 +29,15 @@ def main(argv):
     config = recipe_flags.config_from_flags(argv)
     f = flags.FLAGS
     try:
-        path = export.run(config, f.model, format=f.format, quantize=None if f.quantize == "none" else f.quantize,
-                          compute_dtype=f.compute_dtype, int8_io=f.int8_io, max_accuracy_drop=f.max_accuracy_drop)
+        path = export.run(
+            config,
+            f.model,
+            format=f.format,
+            quantize=None if f.quantize == "none" else f.quantize,
+            compute_dtype=f.compute_dtype,
+            int8_io=f.int8_io,
+            max_accuracy_drop=f.max_accuracy_drop,
+        )
     except (ValueError, FileExistsError, RuntimeError) as e:
         raise app.UsageError(str(e)) from None
     print(f"exported to {path}")

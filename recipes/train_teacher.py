@@ -1,7 +1,7 @@
 """Train the reference teacher.
 
-    python recipes/train_teacher.py --workdir=workdirs/fmnist --epochs=3
-    # ~3 min on 2 CPU cores; ~92% test accuracy on Fashion-MNIST.
+python recipes/train_teacher.py --workdir=workdirs/fmnist --epochs=3
+# ~3 min on 2 CPU cores; ~92% test accuracy on Fashion-MNIST.
 """
 
 from absl import app, logging
@@ -19,7 +19,10 @@ def main(argv):
         result = train_teacher.run(config)
     except (ValueError, FileExistsError) as e:
         raise app.UsageError(str(e)) from None
-    print(f"teacher: {result['path']} test accuracy {100 * result['test_accuracy']:.2f}% ({result['params']:,} parameters)")
+    print(
+        f"teacher: {result['path']} test accuracy {100 * result['test_accuracy']:.2f}% "
+        f"({result['params']:,} parameters)"
+    )
 
 
 if __name__ == "__main__":

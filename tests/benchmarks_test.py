@@ -3,16 +3,28 @@
 import csv
 import os
 
+import pytest
+
 from tfkd.recipes import benchmark_accuracy, benchmark_speed
+
+pytestmark = pytest.mark.slow
 
 
 def test_speed_benchmark_smoke(tmp_path):
     rows = benchmark_speed.run(str(tmp_path), pairs=("small",), smoke=True, print_fn=lambda *_: None)
     names = [r["row"] for r in rows]
-    assert names == ["input pipeline alone", "teacher inference", "student only (student.fit)",
-                     "limit: kd (hand-written tf.function)", "limit: kd + 2 hints (hand-written)", "tfkd kd",
-                     "tfkd kd + 2 hints", "tfkd kd, jit_compile", "tfkd kd, cached teacher outputs",
-                     "keras.distillation kd"]
+    assert names == [
+        "input pipeline alone",
+        "teacher inference",
+        "student only (student.fit)",
+        "limit: kd (hand-written tf.function)",
+        "limit: kd + 2 hints (hand-written)",
+        "tfkd kd",
+        "tfkd kd + 2 hints",
+        "tfkd kd, jit_compile",
+        "tfkd kd, cached teacher outputs",
+        "keras.distillation kd",
+    ]
     for r in rows:
         assert r["examples_per_s"] > 0 and r["peak_rss_mb"] > 0
         assert (r["ratio"] is None) == (r["reference"] == "")
@@ -23,11 +35,21 @@ def test_speed_benchmark_smoke(tmp_path):
 
 def test_accuracy_benchmark_smoke(tmp_path):
     settings = benchmark_accuracy.Settings(
-        workdir=str(tmp_path), seeds=(0,), students=("mlp_small",), rows=("scratch", "kd", "at"),
-        teacher_epochs=1, epochs=1, parity_precisions=("mixed_bfloat16",), curve_widths=(2, 4), smoke=True)
+        workdir=str(tmp_path),
+        seeds=(0,),
+        students=("mlp_small",),
+        rows=("scratch", "kd", "at"),
+        teacher_epochs=1,
+        epochs=1,
+        parity_precisions=("mixed_bfloat16",),
+        curve_widths=(2, 4),
+        smoke=True,
+    )
     out = benchmark_accuracy.run(settings, print_fn=lambda *_: None)
     assert [(r["student"], r["row"]) for r in out["summary"]] == [
-        ("mlp_small", "scratch"), ("mlp_small", "kd")]  # no attention transfer without conv maps
+        ("mlp_small", "scratch"),
+        ("mlp_small", "kd"),
+    ]  # no attention transfer without conv maps
     assert benchmark_accuracy.applicable("cnn_small", "kd+at") and not benchmark_accuracy.applicable("mlp_small", "at")
     table = open(out["files"]["table"]).read()
     assert "| model | method | parameters | test accuracy | Δ vs scratch | gap closed |" in table

@@ -4,12 +4,15 @@ import pytest
 import tensorflow as tf
 
 import tfkd
-from tests.conftest import CallCounter, sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
+from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
 
 
 def _distiller(teacher=None):
-    d = tfkd.Distiller(teacher or tiny_teacher(counter=True), tiny_student(),
-                       losses=[tfkd.losses.SoftLabels(2.0), tfkd.losses.FeatureHint("t_block2", "s_block1")])
+    d = tfkd.Distiller(
+        teacher or tiny_teacher(counter=True),
+        tiny_student(),
+        losses=[tfkd.losses.SoftLabels(2.0), tfkd.losses.FeatureHint("t_block2", "s_block1")],
+    )
     d.compile(keras.optimizers.SGD(0.05), loss=sparse_ce())
     return d
 
@@ -61,8 +64,11 @@ def test_cache_from_another_distiller_is_refused():
 
 
 def test_jit_compile_and_no_retracing():
-    d = tfkd.Distiller(tiny_teacher(), tiny_student(), losses=[tfkd.losses.SoftLabels(),
-                                                                tfkd.losses.FeatureHint("t_block2", "s_block1")])
+    d = tfkd.Distiller(
+        tiny_teacher(),
+        tiny_student(),
+        losses=[tfkd.losses.SoftLabels(), tfkd.losses.FeatureHint("t_block2", "s_block1")],
+    )
     traces = []
     original = d.train_step
     d.train_step = lambda data: (traces.append(1), original(data))[1]
@@ -80,7 +86,7 @@ def test_nonfinite_batch_is_skipped_and_named(policy):
     d.compile("sgd", loss=sparse_ce())
     x, y = tiny_data(32)
     x[16] = np.nan
-    before = [w.numpy().copy() for w in d.student.weights]
+    [w.numpy().copy() for w in d.student.weights]
     with pytest.warns(UserWarning, match="epoch 0, batch 1"):
         h = d.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0).history
     assert h["nonfinite_steps"] == [1.0]

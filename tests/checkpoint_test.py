@@ -7,18 +7,19 @@ import h5py
 import keras
 import numpy as np
 import pytest
+from tfkd.recipes.checkpoint import AtomicBackupAndRestore
 
 import tfkd
 from tests.conftest import sparse_ce, tiny_data, tiny_student
 from tfkd import models
-from tfkd.recipes.checkpoint import AtomicBackupAndRestore
 
 
 def _distiller(teacher_width=8):
     keras.utils.set_random_seed(0)
     teacher = models.get("cnn_teacher", input_shape=(8, 8, 1), width=teacher_width)
-    d = tfkd.Distiller(teacher, tiny_student(), losses=[tfkd.losses.SoftLabels(2.0),
-                                                        tfkd.losses.FeatureHint("t_block2", "s_block2")])
+    d = tfkd.Distiller(
+        teacher, tiny_student(), losses=[tfkd.losses.SoftLabels(2.0), tfkd.losses.FeatureHint("t_block2", "s_block2")]
+    )
     d.compile(keras.optimizers.Adam(1e-3), loss=sparse_ce())
     return d
 
@@ -34,8 +35,14 @@ def test_model_checkpoint_weights_only_holds_no_teacher_and_reloads(tmp_path):
     d = _distiller()
     x, y = tiny_data(32)
     path = str(tmp_path / "ckpt.weights.h5")
-    d.fit(x, y, batch_size=16, epochs=1, verbose=0,
-          callbacks=[keras.callbacks.ModelCheckpoint(path, save_weights_only=True)])
+    d.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=1,
+        verbose=0,
+        callbacks=[keras.callbacks.ModelCheckpoint(path, save_weights_only=True)],
+    )
     keys = _keys(path)
     model_keys = [k for k in keys if not k.startswith("optimizer/")]
     assert len(model_keys) == len(d.student.weights) + len(d.adapters[0].weights)

@@ -21,8 +21,7 @@ def configs(draw):
     s_taps = list(models.TAPS[student].values())
     losses = []
     if draw(st.booleans()):
-        losses.append(L.SoftLabels(draw(st.sampled_from([0.5, 1.0, 4.0, 20.0])),
-                                   weight=draw(st.floats(0.0, 2.0))))
+        losses.append(L.SoftLabels(draw(st.sampled_from([0.5, 1.0, 4.0, 20.0])), weight=draw(st.floats(0.0, 2.0))))
     kinds = draw(st.lists(st.sampled_from(["fitnet", "at", "rkd", "sp", "pkt"]), max_size=3))
     for i, kind in enumerate(kinds):
         weight = draw(st.floats(0.01, 10.0))
@@ -35,8 +34,13 @@ def configs(draw):
             t = draw(st.sampled_from(CONV["cnn_teacher"])) if s in CONV.get(student, []) else "t_embed"
         else:
             t, s = draw(st.sampled_from(TEACHER_TAPS)), draw(st.sampled_from(s_taps))
-        cls = {"fitnet": L.FeatureHint, "at": L.AttentionTransfer, "rkd": L.RelationalKD,
-               "sp": L.SimilarityPreserving, "pkt": L.ProbabilisticKT}[kind]
+        cls = {
+            "fitnet": L.FeatureHint,
+            "at": L.AttentionTransfer,
+            "rkd": L.RelationalKD,
+            "sp": L.SimilarityPreserving,
+            "pkt": L.ProbabilisticKT,
+        }[kind]
         losses.append(cls(t, s, weight=weight, name=f"{kind}_{i}"))
     alpha = draw(st.floats(0.0, 1.0))
     if not losses or all(float(l.weight()) == 0 for l in losses) and alpha == 0:

@@ -23,16 +23,14 @@ class CallCounter(keras.layers.Layer):
     """Identity layer that counts how often its graph runs (in a variable)."""
 
     def build(self, input_shape):
-        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                     dtype="int64", name="count")
+        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, dtype="int64", name="count")
 
     def call(self, x):
         self.count.assign_add(1)
         return x
 
 
-def tiny_teacher(input_shape=(8, 8, 1), classes=10, name="teacher", counter=False,
-                 softmax=False):
+def tiny_teacher(input_shape=(8, 8, 1), classes=10, name="teacher", counter=False, softmax=False):
     i = keras.Input(input_shape, name="image")
     x = i
     if counter:
@@ -42,13 +40,11 @@ def tiny_teacher(input_shape=(8, 8, 1), classes=10, name="teacher", counter=Fals
     x = keras.layers.Conv2D(24, 3, strides=2, padding="same", activation="relu", name="t_block2")(x)
     x = keras.layers.GlobalAveragePooling2D(name="t_pool")(x)
     x = keras.layers.Dense(32, activation="relu", name="t_embed")(x)
-    o = keras.layers.Dense(classes, activation="softmax" if softmax else None,
-                           dtype="float32", name="t_logits")(x)
+    o = keras.layers.Dense(classes, activation="softmax" if softmax else None, dtype="float32", name="t_logits")(x)
     return keras.Model(i, o, name=name)
 
 
-def tiny_student(input_shape=(8, 8, 1), classes=10, name="student", counter=False,
-                 softmax=False, dtype=None):
+def tiny_student(input_shape=(8, 8, 1), classes=10, name="student", counter=False, softmax=False, dtype=None):
     kw = {} if dtype is None else {"dtype": dtype}
     i = keras.Input(input_shape, name="image")
     x = i
@@ -59,8 +55,7 @@ def tiny_student(input_shape=(8, 8, 1), classes=10, name="student", counter=Fals
     x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu", name="s_block2", **kw)(x)
     x = keras.layers.GlobalAveragePooling2D(name="s_pool", **kw)(x)
     x = keras.layers.Dense(12, activation="relu", name="s_embed", **kw)(x)
-    o = keras.layers.Dense(classes, activation="softmax" if softmax else None,
-                           dtype="float32", name="s_logits")(x)
+    o = keras.layers.Dense(classes, activation="softmax" if softmax else None, dtype="float32", name="s_logits")(x)
     return keras.Model(i, o, name=name)
 
 

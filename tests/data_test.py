@@ -37,10 +37,16 @@ def test_idx_round_trip_and_bad_header(tmp_path):
 
 
 def test_missing_data_names_places_and_command(tmp_path, monkeypatch):
-    monkeypatch.setitem(datasets._IDX, "fashion_mnist",
-                        ("TFKD_FASHION_MNIST_DIR", str(tmp_path / "nowhere"), "sudo apt-get install dataset-fashion-mnist"))
+    monkeypatch.setitem(
+        datasets._IDX,
+        "fashion_mnist",
+        ("TFKD_FASHION_MNIST_DIR", str(tmp_path / "nowhere"), "sudo apt-get install dataset-fashion-mnist"),
+    )
     monkeypatch.delenv("TFKD_FASHION_MNIST_DIR", raising=False)
-    with pytest.raises(data.DatasetNotFoundError, match=r"'fashion_mnist' was not found.*nowhere.*apt-get install dataset-fashion-mnist"):
+    with pytest.raises(
+        data.DatasetNotFoundError,
+        match=r"'fashion_mnist' was not found.*nowhere.*apt-get install dataset-fashion-mnist",
+    ):
         data.load_arrays("fashion_mnist", data_dir=str(tmp_path / "tfds"))
 
 

@@ -10,8 +10,7 @@ from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tin
 def _distiller(teacher=None, student=None, **kw):
     teacher = teacher or tiny_teacher()
     student = student or tiny_student()
-    kw.setdefault("losses", [tfkd.losses.SoftLabels(4.0, weight=0.9),
-                             tfkd.losses.FeatureHint("t_block2", "s_block1")])
+    kw.setdefault("losses", [tfkd.losses.SoftLabels(4.0, weight=0.9), tfkd.losses.FeatureHint("t_block2", "s_block1")])
     d = tfkd.Distiller(teacher, student, **kw)
     d.compile(optimizer=keras.optimizers.SGD(0.05), loss=sparse_ce(), metrics=["accuracy"])
     return d
@@ -94,8 +93,10 @@ def test_soft_labels_tap_pre_softmax_logits():
     d.fit(tiny_dataset(), epochs=1, verbose=0)
 
 
-@pytest.mark.parametrize("s_layer,t_layer", [("s_embed", "t_embed"), ("s_block1", "t_block1"),
-                                             ("s_block1", "t_block2"), ("s_block2", "t_block1")])
+@pytest.mark.parametrize(
+    "s_layer,t_layer",
+    [("s_embed", "t_embed"), ("s_block1", "t_block1"), ("s_block1", "t_block2"), ("s_block2", "t_block1")],
+)
 def test_adapters_train_and_student_size_is_unchanged(s_layer, t_layer):
     student = tiny_student()
     n = student.count_params()
@@ -128,6 +129,7 @@ def test_save_weights_hold_no_teacher(tmp_path):
     path = str(tmp_path / "d.weights.h5")
     d.save_weights(path)
     import h5py
+
     names = []
     with h5py.File(path) as f:
         f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)

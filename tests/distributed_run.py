@@ -28,9 +28,9 @@ def main():
     args = parse()
     if args.mode == "multiworker":
         ports = args.ports.split(",")
-        os.environ["TF_CONFIG"] = json.dumps({
-            "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
-            "task": {"type": "worker", "index": args.index}})
+        os.environ["TF_CONFIG"] = json.dumps(
+            {"cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]}, "task": {"type": "worker", "index": args.index}}
+        )
     import keras
     import numpy as np
     import tensorflow as tf
@@ -59,8 +59,10 @@ def main():
     y = rng.integers(0, 5, len(x))
 
     if args.mode == "mirrored":
-        strategies = {"single": tf.distribute.OneDeviceStrategy("/cpu:0"),
-                      "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])}
+        strategies = {
+            "single": tf.distribute.OneDeviceStrategy("/cpu:0"),
+            "mirrored": tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]),
+        }
     elif args.mode == "multiworker":
         strategies = {"multiworker": tf.distribute.MultiWorkerMirroredStrategy()}
     else:
@@ -70,11 +72,18 @@ def main():
     for name, strategy in strategies.items():
         with strategy.scope():
             teacher, student = models()
-            distiller = tfkd.Distiller(teacher, student, losses=[
-                tfkd.losses.SoftLabels(2.0, weight=0.7),
-                tfkd.losses.FeatureHint("t_feat", "s_feat", weight=0.5)], student_loss_weight=0.3)
-            distiller.compile(optimizer=keras.optimizers.SGD(0.1),
-                              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            distiller = tfkd.Distiller(
+                teacher,
+                student,
+                losses=[
+                    tfkd.losses.SoftLabels(2.0, weight=0.7),
+                    tfkd.losses.FeatureHint("t_feat", "s_feat", weight=0.5),
+                ],
+                student_loss_weight=0.3,
+            )
+            distiller.compile(
+                optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            )
         dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
         if name == "multiworker":
             # Keras distributes the global batch: each worker takes its half.
@@ -89,7 +98,8 @@ def main():
         out[f"{name}/replicas"] = np.asarray(strategy.num_replicas_in_sync)
         teacher_paths = {v.path for v in teacher.weights}
         out[f"{name}/teacher_trained"] = np.asarray(
-            any(v.path in teacher_paths for v in distiller.trainable_weights + distiller.optimizer.variables))
+            any(v.path in teacher_paths for v in distiller.trainable_weights + distiller.optimizer.variables)
+        )
     np.savez(args.out, **out)
 
 

@@ -11,13 +11,16 @@ import sys
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow
+
 HELPER = os.path.join(os.path.dirname(__file__), "distributed_run.py")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
 
 
 def _run(args, timeout=180):
-    return subprocess.Popen([sys.executable, HELPER, *args], env=ENV, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, HELPER, *args], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _finish(proc, timeout=180):
@@ -31,8 +34,13 @@ def _finish(proc, timeout=180):
 
 
 def _weights(npz, prefix):
-    return {k[len(prefix) + 1:]: npz[k] for k in npz.files
-            if k.startswith(prefix + "/") and "/metric/" not in k and k.split("/")[-1] not in ("replicas", "teacher_trained")}
+    return {
+        k[len(prefix) + 1 :]: npz[k]
+        for k in npz.files
+        if k.startswith(prefix + "/")
+        and "/metric/" not in k
+        and k.split("/")[-1] not in ("replicas", "teacher_trained")
+    }
 
 
 @pytest.mark.parametrize("precision, tolerance", [("float32", 1e-5), ("mixed_float16", 1e-5)])
@@ -64,8 +72,10 @@ def _free_ports(n):
 def test_multiworker_two_processes_match_single_process(tmp_path):
     ports = ",".join(map(str, _free_ports(2)))
     outs = [tmp_path / f"w{i}.npz" for i in range(2)]
-    workers = [_run(["--mode=multiworker", f"--index={i}", f"--ports={ports}", "--steps=2", f"--out={outs[i]}"])
-               for i in range(2)]
+    workers = [
+        _run(["--mode=multiworker", f"--index={i}", f"--ports={ports}", "--steps=2", f"--out={outs[i]}"])
+        for i in range(2)
+    ]
     single_out = tmp_path / "single.npz"
     single = _run(["--mode=single", "--steps=2", f"--out={single_out}"])
     for p in workers + [single]:
@@ -91,13 +101,30 @@ def test_distill_recipe_on_two_workers(tmp_path):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     procs = []
     for i in range(2):
-        env = {**ENV, "PYTHONPATH": root,
-               "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
-        procs.append(subprocess.Popen(
-            [sys.executable, os.path.join(root, "recipes", "distill.py"), "--strategy=multiworker", "--smoke",
-             f"--teacher={teacher}", "--method=kd", "--batch_size=32", f"--workdir={tmp_path / 'work'}",
-             f"--export_dir={tmp_path / 'export'}"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        env = {
+            **ENV,
+            "PYTHONPATH": root,
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+        }
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    os.path.join(root, "recipes", "distill.py"),
+                    "--strategy=multiworker",
+                    "--smoke",
+                    f"--teacher={teacher}",
+                    "--method=kd",
+                    "--batch_size=32",
+                    f"--workdir={tmp_path / 'work'}",
+                    f"--export_dir={tmp_path / 'export'}",
+                ],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     for p in procs:
         _finish(p, timeout=240)
     chief = keras.saving.load_model(str(tmp_path / "work" / "cnn_small_kd_s0" / "student.keras"))

@@ -6,12 +6,15 @@ import pytest
 import tensorflow as tf
 
 import tfkd
-from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
+from tests.conftest import tiny_data, tiny_dataset, tiny_student, tiny_teacher
 
 
 def _trained_distiller():
-    d = tfkd.Distiller(tiny_teacher(), tiny_student(softmax=True),
-                       losses=[tfkd.losses.SoftLabels(), tfkd.losses.FeatureHint("t_block2", "s_block1")])
+    d = tfkd.Distiller(
+        tiny_teacher(),
+        tiny_student(softmax=True),
+        losses=[tfkd.losses.SoftLabels(), tfkd.losses.FeatureHint("t_block2", "s_block1")],
+    )
     d.compile("adam", loss="sparse_categorical_crossentropy")
     d.fit(tiny_dataset(), epochs=1, verbose=0)
     return d
@@ -57,7 +60,10 @@ def test_failed_parity_check_keeps_previous_export(tmp_path, monkeypatch):
     path = tfkd.export_student(d.student, str(tmp_path / "s"))
     before = sorted(os.listdir(path))
     from tfkd import export as export_lib
-    monkeypatch.setattr(export_lib, "_check_parity", lambda *a: (_ for _ in ()).throw(RuntimeError("Export check failed: forced")))
+
+    monkeypatch.setattr(
+        export_lib, "_check_parity", lambda *a: (_ for _ in ()).throw(RuntimeError("Export check failed: forced"))
+    )
     with pytest.raises(RuntimeError, match="forced"):
         tfkd.export_student(d.student, path, overwrite=True)
     assert sorted(os.listdir(path)) == before

@@ -31,8 +31,14 @@ def trained():
 @pytest.mark.parametrize("quantize", [None, "float16", "dynamic", "int8"])
 def test_each_quantization_runs_and_agrees(trained, tmp_path, quantize):
     model, train, val = trained
-    path = tfkd.export_student(model, str(tmp_path / f"m_{quantize}.tflite"), format="litert", quantize=quantize,
-                               representative_data=train, check_data=val)
+    path = tfkd.export_student(
+        model,
+        str(tmp_path / f"m_{quantize}.tflite"),
+        format="litert",
+        quantize=quantize,
+        representative_data=train,
+        check_data=val,
+    )
     report = json.load(open(str(tmp_path / f"m_{quantize}.json")))
     assert report["quantization"] == (quantize or "float32")
     assert report["size_bytes"] == os.path.getsize(path)
@@ -50,8 +56,15 @@ def test_each_quantization_runs_and_agrees(trained, tmp_path, quantize):
 def test_int8_is_smaller_and_int8_io_quantizes(trained, tmp_path):
     model, train, val = trained
     f32 = tfkd.export_student(model, str(tmp_path / "f.tflite"), format="litert")
-    i8 = tfkd.export_student(model, str(tmp_path / "q.tflite"), format="litert", quantize="int8",
-                             representative_data=train, check_data=val, int8_io=True)
+    i8 = tfkd.export_student(
+        model,
+        str(tmp_path / "q.tflite"),
+        format="litert",
+        quantize="int8",
+        representative_data=train,
+        check_data=val,
+        int8_io=True,
+    )
     # ~4x on weights; the flatbuffer overhead of a tiny model keeps it lower.
     assert os.path.getsize(f32) / os.path.getsize(i8) > 2.5
     lite = LiteRTModel(i8)
@@ -67,14 +80,16 @@ def test_a_failed_check_writes_nothing_and_keeps_the_old_file(trained, tmp_path)
     before = open(path, "rb").read()
     with pytest.raises(RuntimeError, match=r"drop of .* points"):
         # A limit below any possible drop makes the check fail for sure.
-        tfkd.export_student(model, path, format="litert", quantize="dynamic", check_data=val,
-                            max_accuracy_drop=-1.0, overwrite=True)
+        tfkd.export_student(
+            model, path, format="litert", quantize="dynamic", check_data=val, max_accuracy_drop=-1.0, overwrite=True
+        )
     assert open(path, "rb").read() == before
     assert sorted(os.listdir(tmp_path)) == ["m.json", "m.tflite"]
 
 
 def test_the_evaluate_recipe_reads_a_tflite_file(trained, tmp_path):
     from tfkd.recipes import evaluate
+
     model, train, val = trained
     path = tfkd.export_student(model, str(tmp_path / "m.tflite"), format="litert")
     acc = evaluate.accuracy_of(path, val)

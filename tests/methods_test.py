@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 import tfkd
+from tests.conftest import sparse_ce, tiny_dataset, tiny_student, tiny_teacher
 from tfkd.recipes.config import Config
 from tfkd.recipes.methods import build_losses
-from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
 
 METHOD_LOSSES = [
     lambda: tfkd.losses.SoftLabels(4.0),
@@ -37,15 +37,21 @@ def test_schedule_changes_reported_weight_and_temperature():
     d = tfkd.Distiller(tiny_teacher(), tiny_student(), losses=[loss, kd])
     d.compile("sgd", loss=sparse_ce())
     seen = []
-    cb = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(
-        (float(logs["hint_weight"]), float(logs["soft_labels_temperature"]))))
+    cb = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: seen.append(
+            (float(logs["hint_weight"]), float(logs["soft_labels_temperature"]))
+        )
+    )
     d.fit(tiny_dataset(n=64), epochs=1, verbose=0, callbacks=[cb])
     assert [w for w, _ in seen] == pytest.approx([4.0, 3.25, 2.5, 1.75])
     assert [t for _, t in seen] == pytest.approx([1.0, 2.0, 3.0, 4.0])
 
 
 def test_balance_initial_makes_each_term_start_at_its_weight():
-    losses = [tfkd.losses.SoftLabels(2.0, weight=0.5), tfkd.losses.SimilarityPreserving("t_block2", "s_block2", weight=2.0)]
+    losses = [
+        tfkd.losses.SoftLabels(2.0, weight=0.5),
+        tfkd.losses.SimilarityPreserving("t_block2", "s_block2", weight=2.0),
+    ]
     d = tfkd.Distiller(tiny_teacher(), tiny_student(), losses=losses, student_loss_weight=0.0, balance="initial")
     d.compile(keras.optimizers.SGD(0.0), loss=sparse_ce())
     h = d.fit(tiny_dataset(n=16, batch=16), epochs=1, verbose=0).history
@@ -58,8 +64,9 @@ def test_balance_initial_makes_each_term_start_at_its_weight():
 def _multi(teachers, weights):
     student = tiny_student()
     student.set_weights(_multi.init)
-    d = tfkd.Distiller(teachers, student, losses=[tfkd.losses.SoftLabels(2.0)], student_loss_weight=0.0,
-                       teacher_weights=weights)
+    d = tfkd.Distiller(
+        teachers, student, losses=[tfkd.losses.SoftLabels(2.0)], student_loss_weight=0.0, teacher_weights=weights
+    )
     d.compile(keras.optimizers.SGD(0.1), loss=sparse_ce())
     return d.fit(tiny_dataset(n=32), epochs=1, verbose=0, shuffle=False).history["soft_labels"][0]
 
@@ -87,6 +94,7 @@ def test_multi_teacher_feature_losses_name_their_teacher():
 @pytest.mark.parametrize("method", ["kd", "fitnet", "at", "rkd", "sp", "pkt", "kd+at"])
 def test_recipe_methods_build_losses_for_reference_models(method):
     from tfkd import models
+
     teacher, student = models.get("cnn_teacher"), models.get("cnn_small")
     losses = build_losses(Config(method=method), [teacher.name], "cnn_small")
     assert len(losses) >= 1

@@ -1,12 +1,10 @@
-import warnings
-
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tfkd
-from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
+from tests.conftest import sparse_ce, tiny_dataset, tiny_student, tiny_teacher
 
 
 class GradientBomb(keras.layers.Layer):
@@ -26,9 +24,12 @@ class GradientBomb(keras.layers.Layer):
 
 
 def _distill(student, teacher=None, lr=0.05):
-    d = tfkd.Distiller(teacher or tiny_teacher(), student,
-                       losses=[tfkd.losses.SoftLabels(2.0, 0.5), tfkd.losses.FeatureHint("t_block2", "s_block2")],
-                       student_loss_weight=0.5)
+    d = tfkd.Distiller(
+        teacher or tiny_teacher(),
+        student,
+        losses=[tfkd.losses.SoftLabels(2.0, 0.5), tfkd.losses.FeatureHint("t_block2", "s_block2")],
+        student_loss_weight=0.5,
+    )
     d.compile(optimizer=keras.optimizers.SGD(lr), loss=sparse_ce())
     return d
 

@@ -3,17 +3,19 @@ batches are skipped, and TerminateOnNaN stops a run whose steps all fail."""
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import tfkd
-from tests.conftest import sparse_ce, tiny_data, tiny_teacher, tiny_student
+from tests.conftest import sparse_ce, tiny_data, tiny_student, tiny_teacher
 from tests.mixed_precision_test import bomb_student
 
 
 def test_loss_scale_goes_down_on_overflow_and_back_up():
     student = bomb_student()
-    d = tfkd.Distiller(tiny_teacher(), student, losses=[tfkd.losses.SoftLabels(2.0, 0.5),
-                                                        tfkd.losses.FeatureHint("t_block2", "s_block2")])
+    d = tfkd.Distiller(
+        tiny_teacher(),
+        student,
+        losses=[tfkd.losses.SoftLabels(2.0, 0.5), tfkd.losses.FeatureHint("t_block2", "s_block2")],
+    )
     optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.05), dynamic_growth_steps=2)
     d.compile(optimizer, loss=sparse_ce())
     assert d.optimizer is optimizer
@@ -56,8 +58,9 @@ def test_terminate_on_nan_lets_a_skipped_batch_pass():
     x, y = tiny_data(64)
     x[0] = np.nan  # the first batch of every epoch
     d, batches = _distiller(), _Batches()
-    h = d.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0,
-              callbacks=[keras.callbacks.TerminateOnNaN(), batches]).history
+    h = d.fit(
+        x, y, batch_size=16, epochs=2, shuffle=False, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN(), batches]
+    ).history
     assert batches.count == 8 and len(h["loss"]) == 2  # nothing stopped
     assert h["nonfinite_steps"] == [1.0, 1.0] and np.isfinite(h["loss"]).all()
     assert all(np.all(np.isfinite(w.numpy())) for w in d.student.weights)
@@ -68,8 +71,9 @@ def test_terminate_on_nan_stops_when_every_step_fails():
     x[::16] = np.inf  # one bad row in every batch
     d, batches = _distiller(), _Batches()
     before = [w.numpy().copy() for w in d.student.weights]
-    d.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0,
-          callbacks=[keras.callbacks.TerminateOnNaN(), batches])
+    d.fit(
+        x, y, batch_size=16, epochs=3, shuffle=False, verbose=0, callbacks=[keras.callbacks.TerminateOnNaN(), batches]
+    )
     assert batches.count == tfkd.distiller.STOP_AFTER_SKIPS  # stopped after 5 failed steps in a row
     for a, b in zip(before, d.student.weights):
         np.testing.assert_array_equal(a, b.numpy())

@@ -1,18 +1,17 @@
 """Each recipe end to end at smoke size, resume included."""
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
 
 import keras
-import numpy as np
 import pytest
-import tensorflow as tf
 
 from tfkd.recipes import demo, distill, evaluate, train_teacher
 from tfkd.recipes.config import Config
+
+pytestmark = pytest.mark.slow
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,13 +20,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def teacher_path(tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("teacher"))
     result = train_teacher.run(Config(workdir=workdir, smoke=True, batch_size=64))
-    assert os.path.exists(result["path"]) and 0 <= result["test_accuracy"] <= 1
+    import keras
+
+    assert keras.saving.load_model(result["path"], compile=False).count_params() == result["params"]
     return result["path"]
 
 
 def test_distill_export_and_evaluate(teacher_path, tmp_path):
-    config = Config(workdir=str(tmp_path), smoke=True, teacher=teacher_path, method="kd+fitnet",
-                    export_dir=str(tmp_path / "export"), batch_size=64)
+    config = Config(
+        workdir=str(tmp_path),
+        smoke=True,
+        teacher=teacher_path,
+        method="kd+fitnet",
+        export_dir=str(tmp_path / "export"),
+        batch_size=64,
+    )
     result = distill.run(config)
     assert os.path.exists(os.path.join(result["export_path"], "saved_model.pb"))
     served = evaluate.run(Config(workdir=str(tmp_path), smoke=True), result["export_path"])
@@ -69,13 +76,20 @@ def test_distill_resumes_from_workdir(teacher_path, tmp_path):
 
 def test_hint_naming_missing_layer(teacher_path, tmp_path):
     with pytest.raises(ValueError, match="no layer named 't_blockk2'.*Closest layer names"):
-        distill.run(Config(workdir=str(tmp_path), smoke=True, teacher=teacher_path, method="fitnet",
-                           hints=("t_blockk2:s_block2",)))
+        distill.run(
+            Config(
+                workdir=str(tmp_path), smoke=True, teacher=teacher_path, method="fitnet", hints=("t_blockk2:s_block2",)
+            )
+        )
 
 
 def test_script_rejects_bad_flag_in_one_line(tmp_path):
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "recipes", "distill.py"), "--dataset=nope",
-                          f"--workdir={tmp_path}"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "recipes", "distill.py"), "--dataset=nope", f"--workdir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0
     assert "--dataset='nope' is unknown" in out.stderr
     assert "Traceback" not in out.stderr

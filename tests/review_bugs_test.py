@@ -1,9 +1,6 @@
 """Regression tests for the bugs a maintainer's review found (each failed
 before its fix)."""
 
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -25,8 +22,13 @@ class LogitMSE(tfkd.losses.DistillationLoss):
 def test_a_users_own_logits_loss_trains_with_one_and_two_teachers():
     x, y = tiny_data(32, seed=3)
     for teachers in ([tiny_teacher()], [tiny_teacher(name="a"), tiny_teacher(name="b")]):
-        d = tfkd.Distiller(teachers if len(teachers) > 1 else teachers[0], tiny_student(),
-                           losses=[LogitMSE(weight=0.5)], student_loss_weight=0.5, teacher_weights=None)
+        d = tfkd.Distiller(
+            teachers if len(teachers) > 1 else teachers[0],
+            tiny_student(),
+            losses=[LogitMSE(weight=0.5)],
+            student_loss_weight=0.5,
+            teacher_weights=None,
+        )
         d.compile(keras.optimizers.SGD(0.01), loss=sparse_ce())
         logs = d.fit(x, y, batch_size=32, epochs=1, verbose=0).history
         assert np.isfinite(logs["logit_mse"][0]) and logs["logit_mse"][0] > 0
@@ -52,8 +54,9 @@ def test_a_whole_model_checkpoint_is_refused_before_any_step(tmp_path):
     d = tfkd.Distiller(tiny_teacher(), tiny_student(), losses=[tfkd.losses.SoftLabels()])
     d.compile("adam", loss=sparse_ce())
     with pytest.raises(ValueError, match="save_weights_only=True"):
-        d.fit(tiny_dataset(), epochs=1, verbose=0,
-              callbacks=[keras.callbacks.ModelCheckpoint(str(tmp_path / "d.keras"))])
+        d.fit(
+            tiny_dataset(), epochs=1, verbose=0, callbacks=[keras.callbacks.ModelCheckpoint(str(tmp_path / "d.keras"))]
+        )
     assert int(d.optimizer.iterations.numpy()) == 0
 
 
@@ -84,9 +87,9 @@ def test_random_augmentation_layers_in_a_student_are_warned_about():
 def test_rerunning_the_distill_recipe_with_an_export_reports_it(tmp_path):
     from tfkd.recipes import distill
     from tfkd.recipes.config import Config
+
     export = str(tmp_path / "export")
-    config = dict(workdir=str(tmp_path / "w"), method="scratch", student="mlp_small", smoke=True,
-                  export_dir=export)
+    config = dict(workdir=str(tmp_path / "w"), method="scratch", student="mlp_small", smoke=True, export_dir=export)
     first = distill.run(Config(**config))
     again = distill.run(Config(**config))
     assert first["export_path"] == again["export_path"]

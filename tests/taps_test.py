@@ -3,13 +3,12 @@ import numpy as np
 import pytest
 
 import tfkd
-from tfkd.taps import LOGITS, OUTPUT, build_tap_model
 from tests.conftest import sparse_ce, tiny_student
+from tfkd.taps import LOGITS, OUTPUT, build_tap_model
 
 
 def _mobilenet_teacher():
-    backbone = keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False,
-                                              weights=None, alpha=0.35)
+    backbone = keras.applications.MobileNetV2(input_shape=(32, 32, 3), include_top=False, weights=None, alpha=0.35)
     i = keras.Input((32, 32, 3))
     x = keras.layers.GlobalAveragePooling2D()(backbone(i))
     return keras.Model(i, keras.layers.Dense(10, name="head")(x), name="teacher"), backbone.name
@@ -33,8 +32,11 @@ def test_distill_through_nested_tap():
     x = keras.layers.Conv2D(8, 3, strides=8, padding="same", name="s_block")(i)
     x = keras.layers.GlobalAveragePooling2D()(x)
     student = keras.Model(i, keras.layers.Dense(10)(x))
-    d = tfkd.Distiller(teacher, student, losses=[tfkd.losses.SoftLabels(),
-                                                 tfkd.losses.FeatureHint(f"{name}/block_6_expand_relu", "s_block")])
+    d = tfkd.Distiller(
+        teacher,
+        student,
+        losses=[tfkd.losses.SoftLabels(), tfkd.losses.FeatureHint(f"{name}/block_6_expand_relu", "s_block")],
+    )
     d.compile("adam", loss=sparse_ce())
     h = d.fit(np.random.rand(8, 32, 32, 3).astype("float32"), np.arange(8), verbose=0).history
     assert np.isfinite(h["loss"][0])
@@ -69,8 +71,9 @@ def test_path_into_a_plain_layer_is_an_error():
 
 
 def test_sequential_models_can_be_tapped():
-    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, name="h"),
-                              keras.layers.Dense(2, activation="softmax", name="o")])
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(3, name="h"), keras.layers.Dense(2, activation="softmax", name="o")]
+    )
     out = build_tap_model(model, ["h"])(np.ones((1, 5), "float32"))
     assert out["h"].shape == (1, 3)
     np.testing.assert_allclose(keras.ops.softmax(out[LOGITS]).numpy(), out[OUTPUT].numpy(), atol=1e-6)

@@ -6,7 +6,6 @@ import os
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import tfkd
 from tests.conftest import sparse_ce, tiny_data, tiny_student, tiny_teacher
@@ -17,8 +16,9 @@ AUG = dict(shift=1, flip=True, mixup=0.3)
 
 
 def _distiller(losses=None, counter=False):
-    d = tfkd.Distiller(tiny_teacher(counter=counter), tiny_student(), losses=losses or [L.SoftLabels(2.0)],
-                       student_loss_weight=0.5)
+    d = tfkd.Distiller(
+        tiny_teacher(counter=counter), tiny_student(), losses=losses or [L.SoftLabels(2.0)], student_loss_weight=0.5
+    )
     d.compile(keras.optimizers.SGD(0.05), loss=keras.losses.CategoricalCrossentropy(from_logits=True))
     return d
 
@@ -32,8 +32,9 @@ def _first(ds, k=1):
 def test_replayed_logits_equal_the_teacher_on_the_regenerated_batch(top_k):
     x, y = tiny_data(48)
     d = _distiller()
-    ds, steps = tfkd.cache_teacher_views(d, (x, y), 16, seed=2, augment=tfkd.data.Augment(**AUG), views=3,
-                                         top_k=top_k, verbose=0)
+    ds, steps = tfkd.cache_teacher_views(
+        d, (x, y), 16, seed=2, augment=tfkd.data.Augment(**AUG), views=3, top_k=top_k, verbose=0
+    )
     for inputs, _ in _first(ds, 2 * steps):
         replayed = inputs["tfkd_teacher"][0][LOGITS].numpy()
         live = d.teacher_outputs(inputs["tfkd_inputs"])[0][LOGITS].numpy()
@@ -41,8 +42,9 @@ def test_replayed_logits_equal_the_teacher_on_the_regenerated_batch(top_k):
             np.testing.assert_allclose(replayed, live, atol=1e-5, rtol=0)
         else:
             top = np.argsort(-live, axis=1)[:, :top_k]
-            np.testing.assert_allclose(np.take_along_axis(replayed, top, 1), np.take_along_axis(live, top, 1),
-                                       atol=1e-5, rtol=0)
+            np.testing.assert_allclose(
+                np.take_along_axis(replayed, top, 1), np.take_along_axis(live, top, 1), atol=1e-5, rtol=0
+            )
 
 
 def test_views_vary_between_epochs_and_resume_exactly():
@@ -52,7 +54,7 @@ def test_views_vary_between_epochs_and_resume_exactly():
     ds, steps = tfkd.cache_teacher_views(d, (x, y), 8, seed=0, augment=aug, views=4, verbose=0)
     full = [b[0]["tfkd_inputs"].numpy() for b in _first(ds, 3 * steps)]
     resumed, _ = tfkd.cache_teacher_views(d, (x, y), 8, seed=0, augment=aug, views=4, first_epoch=2, verbose=0)
-    for a, b in zip(full[2 * steps:], [b[0]["tfkd_inputs"].numpy() for b in _first(resumed, steps)]):
+    for a, b in zip(full[2 * steps :], [b[0]["tfkd_inputs"].numpy() for b in _first(resumed, steps)]):
         np.testing.assert_array_equal(a, b)
     # With 4 views, epochs show an example under different augmentations.
     assert not all(np.array_equal(full[i], full[steps + i]) for i in range(steps))
@@ -76,8 +78,11 @@ def test_disk_cache_is_reused_and_the_fingerprint_follows_every_setting(tmp_path
     tfkd.cache_teacher_views(d, (x, y), augment=tfkd.data.Augment(shift=1), **kw)
     tfkd.cache_teacher_views(d, (x, y), augment=tfkd.data.Augment(shift=1), **kw)
     assert len(os.listdir(tmp_path)) == 1
-    for aug in (tfkd.data.Augment(shift=2), tfkd.data.Augment(shift=1, flip=True),
-                tfkd.data.Augment(shift=1, mixup=0.2)):
+    for aug in (
+        tfkd.data.Augment(shift=2),
+        tfkd.data.Augment(shift=1, flip=True),
+        tfkd.data.Augment(shift=1, mixup=0.2),
+    ):
         tfkd.cache_teacher_views(d, (x, y), augment=aug, **kw)
     tfkd.cache_teacher_views(d, (x, y), augment=tfkd.data.Augment(shift=1), **{**kw, "views": 3})
     tfkd.cache_teacher_views(d, (x, y), augment=tfkd.data.Augment(shift=1), top_k=2, **kw)

@@ -1,7 +1,6 @@
 """tfkd: knowledge distillation and mixed precision for Keras 3 on TensorFlow."""
 
-from tfkd import callbacks, losses, view_cache
-from tfkd import data, models
+from tfkd import callbacks, data, losses, models, view_cache
 from tfkd.cache import cache_teacher_outputs
 from tfkd.distiller import Distiller
 from tfkd.export import export_student
@@ -10,4 +9,15 @@ from tfkd.view_cache import cache_teacher_views
 
 __version__ = "0.1.0"
 
-__all__ = ["Distiller", "callbacks", "cache_teacher_outputs", "cache_teacher_views", "data", "export_student", "list_taps", "losses", "models"]
+__all__ = [
+    "Distiller",
+    "callbacks",
+    "cache_teacher_outputs",
+    "cache_teacher_views",
+    "data",
+    "export_student",
+    "list_taps",
+    "losses",
+    "view_cache",
+    "models",
+]

@@ -46,7 +46,8 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None):
     if not dtype.is_floating:
         raise ValueError(
             f"The training inputs are {dtype.name}, but the models take floating-point inputs. Fix: convert "
-            "them, e.g. `tf.cast(images, tf.float32) / 255` for 8-bit images (tfkd.data.to_float does this).")
+            "them, e.g. `tf.cast(images, tf.float32) / 255` for 8-bit images (tfkd.data.to_float does this)."
+        )
     if expected is not None:
         got = tuple(images.shape[1:])
         want = tuple(expected[1:])
@@ -54,13 +55,15 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None):
             raise ValueError(
                 f"The training inputs have shape {(None,) + got} per batch, but the student "
                 f"`{student.name}` takes {(None,) + want}. Fix: resize or reshape the data (or build the "
-                "models for this input shape).")
+                "models for this input shape)."
+            )
     if labels is None:
         if needs_labels:
             raise ValueError(
                 "The training data yields no labels, but student_loss_weight > 0 needs them for the hard-label "
                 "loss. Fix: yield (inputs, labels), or make the Distiller with student_loss_weight=0 to "
-                "distil from the teacher alone.")
+                "distil from the teacher alone."
+            )
         return
     classes = student.outputs[0].shape[-1] if getattr(student, "outputs", None) else None
     labels = np.asarray(tf.nest.flatten(labels)[0])
@@ -69,4 +72,5 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None):
         if low < 0 or high >= classes:
             raise ValueError(
                 f"The first batch has labels from {low} to {high}, but the student predicts {classes} classes "
-                f"(labels 0..{classes - 1}). Fix: remap the labels or give the models {high + 1} outputs.")
+                f"(labels 0..{classes - 1}). Fix: remap the labels or give the models {high + 1} outputs."
+            )

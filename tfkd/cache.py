@@ -166,7 +166,10 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
     for _ in cached:
         pass
     if top_k:
-        cached = cached.map(lambda inputs, *rest: (
-            {CACHED_INPUTS: inputs[CACHED_INPUTS], CACHED_TEACHER: expand(inputs[CACHED_TEACHER], num_classes)},
-        ) + rest)
+        cached = cached.map(
+            lambda inputs, *rest: (
+                ({CACHED_INPUTS: inputs[CACHED_INPUTS], CACHED_TEACHER: expand(inputs[CACHED_TEACHER], num_classes)},)
+                + rest
+            )
+        )
     return cached.prefetch(tf.data.AUTOTUNE)

@@ -63,15 +63,18 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 record = json.load(f)
             path = os.path.join(self.backup_dir, record["weights"])
         except (ValueError, KeyError, TypeError) as e:
-            raise ValueError(f"The checkpoint record {meta!r} is not readable ({e}). Nothing was deleted. Fix: "
-                             "resume with a new workdir, or remove that backup folder if you no longer need it.") from e
+            raise ValueError(
+                f"The checkpoint record {meta!r} is not readable ({e}). Nothing was deleted. Fix: "
+                "resume with a new workdir, or remove that backup folder if you no longer need it."
+            ) from e
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         try:
             self.model.load_weights(path)
         except Exception as e:  # h5py, shape or layer-count mismatches
             raise ValueError(
-                f"The checkpoint {path!r} does not fit this model ({type(e).__name__}: {' '.join(str(e).split())[:300]}). It was "
+                f"The checkpoint {path!r} does not fit this model "
+                f"({type(e).__name__}: {' '.join(str(e).split())[:300]}). It was "
                 "probably written for another student, other adapters or another optimizer. Nothing was deleted. "
                 "Fix: use a new --workdir for a different model, or remove that backup folder."
             ) from e

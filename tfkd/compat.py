@@ -26,14 +26,18 @@ def first_local_batch(strategy, iterator):
     replica (only its structure and shapes are needed to build metrics)."""
     for _, _, it in iterator:
         return tf.nest.map_structure(
-            lambda v: strategy.experimental_local_results(v)[0]
-            if isinstance(v, tf.distribute.DistributedValues) else v, next(it))
+            lambda v: (
+                strategy.experimental_local_results(v)[0] if isinstance(v, tf.distribute.DistributedValues) else v
+            ),
+            next(it),
+        )
     return None
 
 
 def is_multi_worker(strategy):
-    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and strategy.num_replicas_in_sync > len(strategy.extended.worker_devices))
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.num_replicas_in_sync > len(
+        strategy.extended.worker_devices
+    )
 
 
 def reducible_logs(strategy, logs):

@@ -19,11 +19,32 @@ __all__ = ["CACHED_INPUTS", "CACHED_TEACHER", "STOP_AFTER_SKIPS", "Distiller"]
 
 # Keras layers that augment at random in training: inside a student they
 # would show it images the teacher never sees.
-_RANDOM_LAYERS = tuple(getattr(keras.layers, n) for n in (
-    "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomCrop", "RandomContrast",
-    "RandomBrightness", "RandomErasing", "RandomShear", "RandomPerspective", "RandomColorJitter",
-    "RandomGrayscale", "RandomSaturation", "RandomHue", "RandomSharpness", "RandomElasticTransform",
-    "RandAugment", "AugMix", "CutMix", "MixUp") if hasattr(keras.layers, n))
+_RANDOM_LAYERS = tuple(
+    getattr(keras.layers, n)
+    for n in (
+        "RandomFlip",
+        "RandomTranslation",
+        "RandomRotation",
+        "RandomZoom",
+        "RandomCrop",
+        "RandomContrast",
+        "RandomBrightness",
+        "RandomErasing",
+        "RandomShear",
+        "RandomPerspective",
+        "RandomColorJitter",
+        "RandomGrayscale",
+        "RandomSaturation",
+        "RandomHue",
+        "RandomSharpness",
+        "RandomElasticTransform",
+        "RandAugment",
+        "AugMix",
+        "CutMix",
+        "MixUp",
+    )
+    if hasattr(keras.layers, n)
+)
 
 
 class _Untracked:
@@ -40,7 +61,8 @@ def _check_model(model, role):
         raise ValueError(
             f"The {role} `{model.name}` is not built: it has no weights or input shape yet. Fix: build it with "
             "`keras.Input(shape=...)` or call it once on a batch (and, for a teacher, load or train its weights) "
-            "before making the Distiller.")
+            "before making the Distiller."
+        )
 
 
 def _input_shapes(model):
@@ -56,12 +78,14 @@ def _check_inputs(teachers, student):
             continue
         compatible = len(t_shapes) == len(s_shapes) and all(
             len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
-            for a, b in zip(t_shapes, s_shapes))
+            for a, b in zip(t_shapes, s_shapes)
+        )
         if not compatible:
             raise ValueError(
                 f"Teacher `{t.name}` and student `{student.name}` take inputs of incompatible shapes: teacher "
                 f"{t_shapes}, student {s_shapes} (batch axis omitted). Both are fed the same batch. Fix: build "
-                "both with the same input shape.")
+                "both with the same input shape."
+            )
 
 
 def _number(value, name):
@@ -87,26 +111,32 @@ def _check_losses(losses, student_loss_weight):
     if not losses and student_loss_weight == 0:
         raise ValueError(
             "Nothing to optimise: `losses` is empty and student_loss_weight=0. Fix: pass distillation losses, "
-            "e.g. `losses=[tfkd.losses.SoftLabels()]`, or a student_loss_weight > 0.")
+            "e.g. `losses=[tfkd.losses.SoftLabels()]`, or a student_loss_weight > 0."
+        )
     if student_loss_weight == 0 and all(l.weight.is_constant and l.weight.value == 0 for l in losses):
         raise ValueError(
             "All weights are zero (student_loss_weight=0 and every loss weight=0): nothing would be learnt. "
-            "Fix: give at least one a weight > 0.")
+            "Fix: give at least one a weight > 0."
+        )
     names = [l.name for l in losses]
     if len(set(names)) != len(names):
-        raise ValueError(f"Two distillation losses share a name: {names}. Fix: pass `name=` to tell them apart "
-                         "in the metrics.")
+        raise ValueError(
+            f"Two distillation losses share a name: {names}. Fix: pass `name=` to tell them apart in the metrics."
+        )
 
 
 def _warn_random_layers(student):
-    found = [l.name for l in student._flatten_layers(include_self=False, recursive=True)
-             if isinstance(l, _RANDOM_LAYERS)]
+    found = [
+        l.name for l in student._flatten_layers(include_self=False, recursive=True) if isinstance(l, _RANDOM_LAYERS)
+    ]
     if found:
         warnings.warn(
             f"The student `{student.name}` contains random augmentation layers {found}: in training they show "
             "the student images the teacher never sees, so its soft labels describe another image. Fix: augment "
             "in the input pipeline instead (tfkd.data.Augment with tfkd.data.seeded_epochs), where teacher and "
-            "student see the same batch.", stacklevel=3)
+            "student see the same batch.",
+            stacklevel=3,
+        )
 
 
 @keras.saving.register_keras_serializable(package="tfkd")
@@ -170,8 +200,17 @@ class Distiller(keras.Model):
     ```
     """
 
-    def __init__(self, teacher, student, losses=(), student_loss_weight=0.1,
-                 teacher_weights=None, balance=None, on_nonfinite="skip", **kwargs):
+    def __init__(
+        self,
+        teacher,
+        student,
+        losses=(),
+        student_loss_weight=0.1,
+        teacher_weights=None,
+        balance=None,
+        on_nonfinite="skip",
+        **kwargs,
+    ):
         kwargs.setdefault("name", "distiller")
         super().__init__(**kwargs)
         teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
@@ -211,10 +250,18 @@ class Distiller(keras.Model):
         self._nonfinite_counter = keras.metrics.Sum(name="nonfinite_steps")
         if balance:
             self._balance_scales = self.add_weight(
-                shape=(len(losses),), initializer="zeros", trainable=False,
-                name="balance_scales", aggregation="only_first_replica")
-        self._config = dict(student_loss_weight=self.student_loss_weight, teacher_weights=teacher_weights,
-                            balance=balance, on_nonfinite=on_nonfinite)
+                shape=(len(losses),),
+                initializer="zeros",
+                trainable=False,
+                name="balance_scales",
+                aggregation="only_first_replica",
+            )
+        self._config = dict(
+            student_loss_weight=self.student_loss_weight,
+            teacher_weights=teacher_weights,
+            balance=balance,
+            on_nonfinite=on_nonfinite,
+        )
         self.built = True
 
     def _build_losses(self):
@@ -228,7 +275,8 @@ class Distiller(keras.Model):
                 if route.teacher_key == LOGITS and t_shape[-1] != s_shape[-1]:
                     raise ValueError(
                         f"Loss {loss.name!r} compares logits, but the teacher predicts {t_shape[-1]} classes and "
-                        f"the student {s_shape[-1]}. Fix: give both the same number of output units.")
+                        f"the student {s_shape[-1]}. Fix: give both the same number of output units."
+                    )
                 loss.build((None,) + t_shape, (None,) + s_shape)
 
     # ------------------------------------------------------------------ API
@@ -273,7 +321,8 @@ class Distiller(keras.Model):
             raise ValueError(
                 f"compile() got no `loss`, but student_loss_weight={self.student_loss_weight} needs a hard-label "
                 "loss. Fix: pass e.g. loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), or make "
-                "the Distiller with student_loss_weight=0.")
+                "the Distiller with student_loss_weight=0."
+            )
         optimizer = precision.with_loss_scaling(optimizer, self.student)
         kwargs.setdefault("auto_scale_loss", False)
         super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
@@ -293,7 +342,8 @@ class Distiller(keras.Model):
                     "ModelCheckpoint(save_weights_only=False) would save the whole Distiller, which holds frozen "
                     "teachers whose weights are not checkpointed. Fix: pass save_weights_only=True (student, "
                     "adapters and optimizer; reload with load_weights), use "
-                    "tfkd.callbacks.AtomicBackupAndRestore to resume, or tfkd.export_student for the student.")
+                    "tfkd.callbacks.AtomicBackupAndRestore to resume, or tfkd.export_student for the student."
+                )
         check_first_batch(self.student, self.student_loss_weight > 0, x, y, batch_size)
         callbacks = list(callbacks or []) + [NonFiniteWarner(self._frozen.guard)]
         return super().fit(x, y, batch_size, *args, callbacks=callbacks, **kwargs)
@@ -308,7 +358,8 @@ class Distiller(keras.Model):
             f"A Distiller is not saved whole ({filepath!r}): its teachers are frozen inputs, not state. Fix: "
             "tfkd.export_student(distiller, path) or distiller.student.save('student.keras') for the student; "
             "distiller.save_weights('run.weights.h5') or tfkd.callbacks.AtomicBackupAndRestore for resumable "
-            "training state (student, adapters, optimizer).")
+            "training state (student, adapters, optimizer)."
+        )
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if not compat.MULTI_WORKER_FIT_BUGS or iterator is None or self._distribute_strategy is None:
@@ -373,7 +424,8 @@ class Distiller(keras.Model):
             total = self.student_loss_weight * hard + tf.add_n(
                 [tf.zeros((), "float32")]
                 + [w * t for w, t in zip(weights, self._balanced(terms))]
-                + [tf.cast(l, "float32") for l in self.student.losses])
+                + [tf.cast(l, "float32") for l in self.student.losses]
+            )
             scaled = self.optimizer.scale_loss(total / precision.num_replicas())
         variables = self.trainable_weights
         gradients = tape.gradient(scaled, variables)
@@ -445,5 +497,7 @@ class Distiller(keras.Model):
         warnings.warn(
             "Distiller.from_config rebuilt the teachers from their architectures with fresh, untrained weights "
             "(a config holds no weights). Fix: load their weights (get_teachers()[i].load_weights(...)) before "
-            "fit, or build the Distiller from loaded teachers.", stacklevel=2)
+            "fit, or build the Distiller from loaded teachers.",
+            stacklevel=2,
+        )
         return cls(teacher=teacher, student=student, losses=losses, **config)

@@ -23,8 +23,7 @@ def _student_of(model_or_distiller):
         return model_or_distiller.student
     if not isinstance(model_or_distiller, keras.Model):
         raise ValueError(
-            "export_student expects a keras.Model or a tfkd.Distiller, got "
-            f"{type(model_or_distiller).__name__}."
+            f"export_student expects a keras.Model or a tfkd.Distiller, got {type(model_or_distiller).__name__}."
         )
     return model_or_distiller
 
@@ -69,9 +68,20 @@ def _check_destination(path, overwrite):
 FORMATS = ("saved_model", "litert")
 
 
-def export_student(model_or_distiller, path=None, compute_dtype="float32",
-                   overwrite=False, sample=None, atol=1e-5, format="saved_model", quantize=None,
-                   representative_data=None, check_data=None, max_accuracy_drop=0.5, int8_io=False):
+def export_student(
+    model_or_distiller,
+    path=None,
+    compute_dtype="float32",
+    overwrite=False,
+    sample=None,
+    atol=1e-5,
+    format="saved_model",
+    quantize=None,
+    representative_data=None,
+    check_data=None,
+    max_accuracy_drop=0.5,
+    int8_io=False,
+):
     """Writes the student alone as a TensorFlow SavedModel (or a LiteRT file)
     and verifies it before moving it into place.
 
@@ -144,17 +154,27 @@ def export_student(model_or_distiller, path=None, compute_dtype="float32",
     if format not in FORMATS:
         raise ValueError(f"`format` must be one of {list(FORMATS)}, got {format!r}.")
     if format == "saved_model" and quantize is not None:
-        raise ValueError(f"quantize={quantize!r} needs format='litert' (a SavedModel is exported in float). Fix: "
-                         "pass format='litert' and a path ending in .tflite.")
+        raise ValueError(
+            f"quantize={quantize!r} needs format='litert' (a SavedModel is exported in float). Fix: "
+            "pass format='litert' and a path ending in .tflite."
+        )
     student = _student_of(model_or_distiller)
     if format == "litert":
-        return _export_litert(student, path, compute_dtype, overwrite, quantize, representative_data,
-                              check_data, max_accuracy_drop, int8_io)
+        return _export_litert(
+            student,
+            path,
+            compute_dtype,
+            overwrite,
+            quantize,
+            representative_data,
+            check_data,
+            max_accuracy_drop,
+            int8_io,
+        )
     _check_built(student)
     if compute_dtype not in ("float32", "mixed_float16", "mixed_bfloat16"):
         raise ValueError(
-            "`compute_dtype` must be 'float32', 'mixed_float16' or "
-            f"'mixed_bfloat16', got {compute_dtype!r}."
+            f"`compute_dtype` must be 'float32', 'mixed_float16' or 'mixed_bfloat16', got {compute_dtype!r}."
         )
     path = os.path.abspath(path or os.path.join(DEFAULT_DIR, student.name))
     _recover(path)
@@ -171,7 +191,8 @@ def export_student(model_or_distiller, path=None, compute_dtype="float32",
     archive = keras.export.ExportArchive()
     archive.track(taps)
     archive.add_endpoint(
-        "serving_default", serve,
+        "serving_default",
+        serve,
         input_signature=[tf.TensorSpec((None,) + input_shape, tf.float32, name="images")],
     )
     parent = os.path.dirname(path)
@@ -189,20 +210,25 @@ def export_student(model_or_distiller, path=None, compute_dtype="float32",
     return path
 
 
-def _export_litert(student, path, compute_dtype, overwrite, quantize, representative_data, check_data,
-                   max_accuracy_drop, int8_io):
+def _export_litert(
+    student, path, compute_dtype, overwrite, quantize, representative_data, check_data, max_accuracy_drop, int8_io
+):
     from tfkd import litert_export
 
     _check_built(student)
     if compute_dtype != "float32":
-        raise ValueError("A LiteRT export is converted from the float32 student; pass quantize='float16' for "
-                         f"float16 weights instead of compute_dtype={compute_dtype!r}.")
+        raise ValueError(
+            "A LiteRT export is converted from the float32 student; pass quantize='float16' for "
+            f"float16 weights instead of compute_dtype={compute_dtype!r}."
+        )
     path = os.path.abspath(path or os.path.join(DEFAULT_DIR, f"{student.name}_{quantize or 'float32'}.tflite"))
     if not path.endswith(".tflite"):
         raise ValueError(f"A LiteRT export is one file ending in '.tflite', got {path!r}.")
     if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
-                              "Fix: choose another path, or pass overwrite=True (--overwrite).")
+        raise FileExistsError(
+            f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
+            "Fix: choose another path, or pass overwrite=True (--overwrite)."
+        )
     input_shape = tuple(student.inputs[0].shape[1:])
     calibration = litert_export.validate(quantize, representative_data, input_shape, int8_io)
     checks = None
@@ -222,7 +248,8 @@ def _check_built(student):
     if not student.built or not getattr(student, "inputs", None):
         raise ValueError(
             f"Cannot export `{student.name}`: it is not built (no input shape). Fix: build it with "
-            "keras.Input(shape=...) or call it on a batch first.")
+            "keras.Input(shape=...) or call it on a batch first."
+        )
 
 
 def _check_parity(export_dir, serve, sample, atol):
@@ -284,6 +311,6 @@ def _recover(path):
         if entry.startswith(f".{name}.old-") and not os.path.exists(path):
             os.rename(os.path.join(parent, entry), path)
         elif entry.startswith(f".{name}.old-") or (
-                entry.startswith(f".{name}.tmp-")
-                and time.time() - os.path.getmtime(os.path.join(parent, entry)) > 3600):
+            entry.startswith(f".{name}.tmp-") and time.time() - os.path.getmtime(os.path.join(parent, entry)) > 3600
+        ):
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)

@@ -56,11 +56,13 @@ def _as_arrays(data, what, limit=None):
 
 def _check_images(x, input_shape, what):
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"`{what}` must hold float images like the training inputs, got {x.dtype}. Fix: "
-                         "tfkd.data.to_float(images).")
+        raise ValueError(
+            f"`{what}` must hold float images like the training inputs, got {x.dtype}. Fix: tfkd.data.to_float(images)."
+        )
     if tuple(x.shape[1:]) != tuple(input_shape):
-        raise ValueError(f"`{what}` has images of shape {tuple(x.shape[1:])}, but the student takes "
-                         f"{tuple(input_shape)}.")
+        raise ValueError(
+            f"`{what}` has images of shape {tuple(x.shape[1:])}, but the student takes {tuple(input_shape)}."
+        )
 
 
 def validate(quantize, representative_data, input_shape, int8_io):
@@ -76,13 +78,17 @@ def validate(quantize, representative_data, input_shape, int8_io):
     if quantize != "int8":
         return None
     if representative_data is None:
-        raise ValueError("quantize='int8' needs `representative_data`: a few hundred training examples with the "
-                         "same preprocessing, to calibrate activation ranges. Fix: pass representative_data=train_ds.")
+        raise ValueError(
+            "quantize='int8' needs `representative_data`: a few hundred training examples with the "
+            "same preprocessing, to calibrate activation ranges. Fix: pass representative_data=train_ds."
+        )
     x, _ = _as_arrays(representative_data, "representative_data", MAX_REPRESENTATIVE)
     _check_images(x, input_shape, "representative_data")
     if len(x) < MIN_REPRESENTATIVE:
-        raise ValueError(f"`representative_data` has {len(x)} examples; int8 calibration needs at least "
-                         f"{MIN_REPRESENTATIVE} (a few hundred is typical).")
+        raise ValueError(
+            f"`representative_data` has {len(x)} examples; int8 calibration needs at least "
+            f"{MIN_REPRESENTATIVE} (a few hundred is typical)."
+        )
     return x.astype(np.float32)
 
 
@@ -96,9 +102,11 @@ def _converter_settings(quantize, calibration, int8_io):
     elif quantize == "dynamic":
         settings["target_spec"] = {"supported_ops": builtins}
     else:
+
         def representative_dataset():
             for i in range(len(calibration)):
-                yield [calibration[i:i + 1]]
+                yield [calibration[i : i + 1]]
+
         settings["representative_dataset"] = representative_dataset
         settings["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}
         if int8_io:
@@ -126,7 +134,8 @@ def convert(model, quantize=None, calibration=None, int8_io=False):
                 raise ValueError(
                     f"The student needs ops that LiteRT's builtin kernels do not have{f': {ops}' if ops else ''}; "
                     "tfkd refuses exports that need the Flex (SELECT_TF_OPS) delegate. Fix: replace those layers "
-                    "with builtin-supported ones.") from e
+                    "with builtin-supported ones."
+                ) from e
             raise
         with open(path, "rb") as f:
             return f.read()
@@ -134,6 +143,7 @@ def convert(model, quantize=None, calibration=None, int8_io=False):
 
 def _op_names(text):
     import re
+
     return re.findall(r"tf\.([A-Za-z0-9_]+)", text)
 
 
@@ -161,8 +171,10 @@ def check(model, content, quantize, check_data, calibration, max_accuracy_drop, 
         diff = float(np.max(np.abs(lite.predict(sample) - model.predict(sample, verbose=0))))
         report["max_abs_diff"] = diff
         if not diff <= FLOAT_ATOL:
-            raise RuntimeError(f"LiteRT check failed: float32 logits differ from the Keras student by {diff:.3g} "
-                               f"(allowed {FLOAT_ATOL:g}). Nothing was written.")
+            raise RuntimeError(
+                f"LiteRT check failed: float32 logits differ from the Keras student by {diff:.3g} "
+                f"(allowed {FLOAT_ATOL:g}). Nothing was written."
+            )
     x, y = check_data if check_data is not None else (calibration, None)
     if x is None:
         return report
@@ -177,14 +189,20 @@ def check(model, content, quantize, check_data, calibration, max_accuracy_drop, 
                 f"LiteRT check failed: {quantize} accuracy {100 * acc_lite:.2f}% vs {100 * acc_keras:.2f}% for the "
                 f"Keras student, a drop of {drop:.2f} points (allowed {max_accuracy_drop}). Nothing was written. "
                 "Fix: more or more representative calibration data, quantize='dynamic' or 'float16', or raise "
-                "max_accuracy_drop.")
+                "max_accuracy_drop."
+            )
     return report
 
 
 def _commit():
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=os.path.dirname(os.path.abspath(__file__)))
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+        )
         return out.stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -200,6 +218,7 @@ def write(path, content, report, overwrite):
     rename); the `.tflite` is renamed last, so it never appears without a
     report, and an existing file is replaced only with `overwrite`."""
     from tfkd import __version__
+
     json_path = sidecar_path(path)
     report = {**report, "size_bytes": len(content), "tfkd_version": __version__, "commit": _commit()}
     folder = os.path.dirname(path) or "."
@@ -214,8 +233,10 @@ def write(path, content, report, overwrite):
                 f.flush()
                 os.fsync(f.fileno())
         if not overwrite and (os.path.exists(path) or os.path.exists(json_path)):
-            raise FileExistsError(f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
-                                  "Fix: choose another path, or pass overwrite=True (--overwrite).")
+            raise FileExistsError(
+                f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
+                "Fix: choose another path, or pass overwrite=True (--overwrite)."
+            )
         os.replace(tmps[0], json_path)
         os.replace(tmps[1], path)
     finally:

@@ -41,8 +41,7 @@ class LiteRTModel:
         self.interpreter = _interpreter(path, content, num_threads)
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
-            raise ValueError(f"Expected a model with one input and one output, got {len(inputs)} and "
-                             f"{len(outputs)}.")
+            raise ValueError(f"Expected a model with one input and one output, got {len(inputs)} and {len(outputs)}.")
         self.input, self.output = inputs[0], outputs[0]
         self.input_shape = tuple(int(d) for d in self.input["shape"][1:])
         self._batch = None
@@ -75,7 +74,7 @@ class LiteRTModel:
         images = np.asarray(images, np.float32)
         out = []
         for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size]
+            x = images[start : start + batch_size]
             self._resize(len(x))
             self.interpreter.set_tensor(self.input["index"], self._quantize(x) if self.integer_io else x)
             self.interpreter.invoke()

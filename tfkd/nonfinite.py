@@ -36,33 +36,40 @@ class NonFiniteGuard:
         self.mode = mode
         self._student = student
         # Transient run state: kept out of checkpoints (not tracked by Keras).
-        self.in_a_row = keras.Variable(0, dtype="int64", trainable=False, name="skips_in_a_row",
-                                       aggregation="only_first_replica")
-        self.count = keras.Variable(0, dtype="int64", trainable=False, name="skips_this_epoch",
-                                    aggregation="only_first_replica")
-        self.batch = keras.Variable(0, dtype="int64", trainable=False, name="batch_in_epoch",
-                                    aggregation="only_first_replica")
-        self.steps = keras.Variable(tf.fill([_REMEMBERED], tf.constant(-1, tf.int64)), dtype="int64",
-                                    trainable=False, name="skipped_steps", aggregation="only_first_replica")
+        self.in_a_row = keras.Variable(
+            0, dtype="int64", trainable=False, name="skips_in_a_row", aggregation="only_first_replica"
+        )
+        self.count = keras.Variable(
+            0, dtype="int64", trainable=False, name="skips_this_epoch", aggregation="only_first_replica"
+        )
+        self.batch = keras.Variable(
+            0, dtype="int64", trainable=False, name="batch_in_epoch", aggregation="only_first_replica"
+        )
+        self.steps = keras.Variable(
+            tf.fill([_REMEMBERED], tf.constant(-1, tf.int64)),
+            dtype="int64",
+            trainable=False,
+            name="skipped_steps",
+            aggregation="only_first_replica",
+        )
 
     def snapshot(self):
         """Copies of the student state a forward pass changes (BatchNorm
         moving statistics), or [] when nothing needs restoring."""
         if self.mode != "skip":
             return []
-        return [(v, tf.identity(v)) for v in self._student.non_trainable_variables
-                if "float" in str(v.dtype)]
+        return [(v, tf.identity(v)) for v in self._student.non_trainable_variables if "float" in str(v.dtype)]
 
     def is_finite(self, total, inputs):
         """One boolean: the loss and every float input are finite, agreed
         across replicas (a replica with a bad batch makes all skip)."""
         values = [tf.reshape(tf.cast(total, "float32"), [-1])]
-        values += [tf.reshape(tf.cast(v, "float32"), [-1]) for v in tf.nest.flatten(inputs)
-                   if "float" in str(v.dtype)]
+        values += [tf.reshape(tf.cast(v, "float32"), [-1]) for v in tf.nest.flatten(inputs) if "float" in str(v.dtype)]
         finite = tf.reduce_all(tf.math.is_finite(tf.concat(values, 0)))
         if tf.distribute.has_strategy() and tf.distribute.in_cross_replica_context() is False:
             bad = tf.distribute.get_replica_context().all_reduce(
-                tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, "float32"))
+                tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, "float32")
+            )
             finite = tf.equal(bad, 0.0)
         return finite
 
@@ -70,24 +77,32 @@ class NonFiniteGuard:
         """Applies the gradients if `finite`, else skips the step (or raises)
         and restores `snapshot`. Returns how many steps in a row failed."""
         if self.mode == "raise":
-            check = tf.debugging.assert_equal(finite, True, message=(
-                "tfkd: the loss or the inputs are not finite (NaN or Inf in the inputs, labels or model); "
-                "on_nonfinite='raise'"))
+            check = tf.debugging.assert_equal(
+                finite,
+                True,
+                message=(
+                    "tfkd: the loss or the inputs are not finite (NaN or Inf in the inputs, labels or model); "
+                    "on_nonfinite='raise'"
+                ),
+            )
             with tf.control_dependencies([check]):
                 gradients = [g if g is None else tf.identity(g) for g in gradients]
             optimizer.apply_gradients(zip(gradients, variables))
         else:
             _apply_if_finite(optimizer, finite, gradients, variables)
             if snapshot:
+
                 def restore():
                     for v, old in snapshot:
                         v.assign(old)
                     return tf.constant(False)
+
                 tf.cond(finite, lambda: tf.constant(True), restore)
         bad = tf.logical_not(finite)
         slot = tf.math.floormod(self.count, _REMEMBERED)
-        self.steps.assign(tf.where(tf.logical_and(bad, tf.range(_REMEMBERED, dtype=tf.int64) == slot),
-                                   self.batch, self.steps))
+        self.steps.assign(
+            tf.where(tf.logical_and(bad, tf.range(_REMEMBERED, dtype=tf.int64) == slot), self.batch, self.steps)
+        )
         self.count.assign_add(tf.cast(bad, tf.int64))
         self.batch.assign_add(1)
         in_a_row = tf.where(finite, tf.zeros((), "int64"), self.in_a_row + 1)
@@ -123,8 +138,8 @@ def _apply_if_finite(optimizer, finite, gradients, variables):
     def cross_replica(strategy, finite, grads, variables):
         first = strategy.experimental_local_results(finite)[0]
         tf.__internal__.smart_cond.smart_cond(
-            first, lambda: strategy.extended.call_for_each_replica(apply, args=(grads, variables)),
-            lambda: None)
+            first, lambda: strategy.extended.call_for_each_replica(apply, args=(grads, variables)), lambda: None
+        )
 
     tf.distribute.get_replica_context().merge_call(cross_replica, args=(finite, gradients, variables))
 
@@ -154,6 +169,8 @@ class NonFiniteWarner(keras.callbacks.Callback):
         for s in steps:
             warnings.warn(
                 f"tfkd: skipped the step of epoch {epoch}, batch {s}: its loss was not finite "
-                "(NaN or Inf in the inputs, labels or model). Weights were not updated.", stacklevel=2)
+                "(NaN or Inf in the inputs, labels or model). Weights were not updated.",
+                stacklevel=2,
+            )
         if count > len(steps):
             warnings.warn(f"tfkd: skipped {count} steps in all in epoch {epoch}.", stacklevel=2)

@@ -10,10 +10,7 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 def compute_dtypes(model):
     """The set of compute dtypes of the model's layers (nested included)."""
-    return {
-        layer.compute_dtype
-        for layer in model._flatten_layers(include_self=True, recursive=True)
-    }
+    return {layer.compute_dtype for layer in model._flatten_layers(include_self=True, recursive=True)}
 
 
 def computes_in_float16(model):
@@ -33,9 +30,7 @@ def with_loss_scaling(optimizer, model):
         A `keras.optimizers.Optimizer`.
     """
     optimizer = keras.optimizers.get(optimizer)
-    if computes_in_float16(model) and not isinstance(
-        optimizer, keras.optimizers.LossScaleOptimizer
-    ):
+    if computes_in_float16(model) and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
 
@@ -47,7 +42,7 @@ def warn_if_float16_output(model):
         warnings.warn(
             f"The output of `{model.name}` is float16. tfkd casts it to "
             "float32 before every loss, but float16 logits lose precision and "
-            "can overflow. Fix: give the output layer `dtype=\"float32\"` "
+            'can overflow. Fix: give the output layer `dtype="float32"` '
             "(see the Keras mixed-precision guide).",
             stacklevel=3,
         )

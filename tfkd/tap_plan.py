@@ -49,7 +49,8 @@ def _routes(losses, teachers):
             if head not in by_name or not rest:
                 raise ValueError(
                     f"Loss {loss.name!r}: with several teachers, `teacher_layer` must start with the teacher's "
-                    f"model name, e.g. '{teachers[0].name}/layer'. Got {path!r}; teacher names: {sorted(by_name)}.")
+                    f"model name, e.g. '{teachers[0].name}/layer'. Got {path!r}; teacher names: {sorted(by_name)}."
+                )
             path, index = rest, by_name[head]
         elif head == teachers[0].name and rest:
             path = rest
@@ -142,4 +143,5 @@ class TapPlan:
             raise ValueError(
                 "This dataset carries cached teacher outputs that do not fit this Distiller (other teachers, "
                 "taps or shapes). Fix: rebuild it with tfkd.cache_teacher_outputs(this_distiller, dataset) or "
-                "tfkd.cache_teacher_views(this_distiller, ...).")
+                "tfkd.cache_teacher_views(this_distiller, ...)."
+            )

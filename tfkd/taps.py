@@ -66,8 +66,7 @@ def _split(path):
     """`"a/b:1"` -> (["a", "b"], 1); `"a"` -> (["a"], None)."""
     if not isinstance(path, str) or not path:
         raise ValueError(
-            f"A tap path must be a non-empty string, got {path!r}. "
-            "Example: 'block2' or 'backbone/block2:1'."
+            f"A tap path must be a non-empty string, got {path!r}. Example: 'block2' or 'backbone/block2:1'."
         )
     parts = path.split("/")
     index = None
@@ -169,10 +168,7 @@ def _resolve(graph, paths, role):
             nested.setdefault(parts[0], []).append((path, rest))
 
     if not nested:
-        taps = {
-            path: _pick(graph, name, index, path, role)[1]
-            for path, (name, index) in direct.items()
-        }
+        taps = {path: _pick(graph, name, index, path, role)[1] for path, (name, index) in direct.items()}
         return graph.inputs, graph.outputs, taps
 
     # Nested paths: replay the outer graph, calling a tapped copy of each
@@ -180,9 +176,7 @@ def _resolve(graph, paths, role):
     substitutes = {}
     for name, items in nested.items():
         layer, sub_graph = _nested_graph(graph, name, items[0][0], role)
-        sub_in, sub_out, sub_taps = _resolve(
-            sub_graph, [rest for _, rest in items], role
-        )
+        sub_in, sub_out, sub_taps = _resolve(sub_graph, [rest for _, rest in items], role)
         sub_model = keras.Model(
             sub_in,
             {OUTPUT: sub_out, **{p: sub_taps[r] for p, r in items}},
@@ -192,12 +186,7 @@ def _resolve(graph, paths, role):
     for path, (name, index) in direct.items():
         _pick(graph, name, index, path, role)  # validate before replaying
 
-    inputs = [
-        keras.Input(
-            batch_shape=x.shape, dtype=x.dtype, name=x.name.split(":")[0]
-        )
-        for x in graph.inputs
-    ]
+    inputs = [keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x.name.split(":")[0]) for x in graph.inputs]
     tensors = {id(x): y for x, y in zip(graph.inputs, inputs)}
     taps = {}
     for node in _nodes(graph):
@@ -227,9 +216,7 @@ class _PreActivation(keras.layers.Layer):
     """
 
     def __init__(self, layer, **kwargs):
-        super().__init__(
-            name=f"{layer.name}_logits", dtype=layer.dtype_policy, **kwargs
-        )
+        super().__init__(name=f"{layer.name}_logits", dtype=layer.dtype_policy, **kwargs)
         self._wrapped = [layer]
 
     def call(self, inputs):
@@ -243,9 +230,7 @@ class _PreActivation(keras.layers.Layer):
 
 
 def _is_softmax(fn):
-    return fn is keras.activations.softmax or getattr(fn, "__name__", "") == (
-        "softmax"
-    )
+    return fn is keras.activations.softmax or getattr(fn, "__name__", "") == ("softmax")
 
 
 def _logits_and_output(output):
@@ -258,9 +243,7 @@ def _logits_and_output(output):
         return node.input_tensors[0], output
     if _is_softmax(getattr(layer, "activation", None)) and len(node.input_tensors) == 1:
         logits = _PreActivation(layer)(node.input_tensors[0])
-        probs = keras.layers.Activation(
-            "softmax", dtype=layer.dtype_policy, name=f"{layer.name}_softmax"
-        )(logits)
+        probs = keras.layers.Activation("softmax", dtype=layer.dtype_policy, name=f"{layer.name}_softmax")(logits)
         return logits, probs
     return output, output
 
@@ -302,9 +285,7 @@ def build_tap_model(model, paths=(), role="model"):
     logits, output = _logits_and_output(outputs[0])
     if len(inputs) == 1:
         inputs = inputs[0]
-    return keras.Model(
-        inputs, {OUTPUT: output, LOGITS: logits, **taps}, name=f"{model.name}_taps"
-    )
+    return keras.Model(inputs, {OUTPUT: output, LOGITS: logits, **taps}, name=f"{model.name}_taps")
 
 
 def list_taps(model, print_fn=print, _prefix="", _rows=None):
@@ -331,7 +312,7 @@ def list_taps(model, print_fn=print, _prefix="", _rows=None):
     graph = _graph(model, "model")
     for name in _layer_names(graph):
         choices = _choices(graph, name)
-        for i, (node, tensor) in enumerate(choices):
+        for i, (_node, tensor) in enumerate(choices):
             path = _prefix + name + (f":{i}" if len(choices) > 1 else "")
             rows.append((path, tuple(tensor.shape)))
             if print_fn:

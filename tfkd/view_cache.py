@@ -45,8 +45,10 @@ def _layout(distiller, top_k, num_classes):
         for key in keys:
             shape = cache_lib.tap_shape(distiller, i, key)
             if shape is None:
-                raise ValueError(f"cache_teacher_views: the shape of tap {key!r} of teacher "
-                                 f"`{teachers[i].name}` is unknown; it cannot be cached.")
+                raise ValueError(
+                    f"cache_teacher_views: the shape of tap {key!r} of teacher "
+                    f"`{teachers[i].name}` is unknown; it cannot be cached."
+                )
             if cache_lib.is_logits(key) and top_k:
                 layout[(i, cache_lib.TOPK_VALUES)] = ((top_k,), np.float32)
                 layout[(i, cache_lib.TOPK_INDICES)] = ((top_k,), _index_dtype(num_classes))
@@ -140,13 +142,26 @@ def _load(path, layout, views, n):
         store = {(int(k.split("|", 1)[0]), k.split("|", 1)[1]): data[k] for k in data.files}
     expected = {k: (views, n) + shape for k, (shape, _) in layout.items()}
     if {k: v.shape for k, v in store.items()} != expected:
-        raise ValueError(f"The teacher cache {path!r} does not hold what this run needs (other taps, views or "
-                         "data). Fix: delete it; it will be recomputed.")
+        raise ValueError(
+            f"The teacher cache {path!r} does not hold what this run needs (other taps, views or "
+            "data). Fix: delete it; it will be recomputed."
+        )
     return store
 
 
-def cache_teacher_views(distiller, examples, batch_size, seed=0, augment=None, views=1, top_k=None,
-                        cache_dir=None, first_epoch=0, steps_per_epoch=None, verbose=1):
+def cache_teacher_views(
+    distiller,
+    examples,
+    batch_size,
+    seed=0,
+    augment=None,
+    views=1,
+    top_k=None,
+    cache_dir=None,
+    first_epoch=0,
+    steps_per_epoch=None,
+    verbose=1,
+):
     """Runs the teachers once on `views` augmented views of every example and
     returns batches that replay them, so the teachers never run in `fit`.
 
@@ -206,8 +221,10 @@ def cache_teacher_views(distiller, examples, batch_size, seed=0, augment=None, v
     examples, n = check_examples(examples, "cache_teacher_views")
     if augment is None:
         if views > 1:
-            raise ValueError(f"cache_teacher_views: views={views} without `augment` would store {views} identical "
-                             "copies. Fix: pass augment=tfkd.data.Augment(...), or views=1.")
+            raise ValueError(
+                f"cache_teacher_views: views={views} without `augment` would store {views} identical "
+                "copies. Fix: pass augment=tfkd.data.Augment(...), or views=1."
+            )
         x, y = examples if isinstance(examples, (tuple, list)) and len(examples) == 2 else (None, None)
         if x is None:
             raise ValueError("cache_teacher_views needs `examples=(images, labels)`.")
@@ -222,10 +239,13 @@ def cache_teacher_views(distiller, examples, batch_size, seed=0, augment=None, v
         raise ValueError(
             f"cache_teacher_views: caching the feature taps of {n:,} examples × {views} views needs "
             f"{features / 2**30:.1f} GiB (limit {MAX_FEATURE_CACHE_BYTES / 2**30:.0f} GiB). Fix: use logits-only "
-            "losses (SoftLabels) with the cache, fewer views, or online distillation for feature losses.")
+            "losses (SoftLabels) with the cache, fewer views, or online distillation for feature losses."
+        )
     if verbose:
-        print(f"tfkd: teacher cache of {n:,} examples × {views} views"
-              f"{f' × top-{top_k}' if top_k else ''}: {total / 2**20:.1f} MiB")
+        print(
+            f"tfkd: teacher cache of {n:,} examples × {views} views"
+            f"{f' × top-{top_k}' if top_k else ''}: {total / 2**20:.1f} MiB"
+        )
 
     path = None
     if cache_dir:
@@ -237,12 +257,24 @@ def cache_teacher_views(distiller, examples, batch_size, seed=0, augment=None, v
         store = _fill(distiller, examples, pool, augment, views, batch_size, seed, top_k, layout, verbose)
         if path:
             _save(store, path)
-    return _replay(store, examples, pool, augment, views, batch_size, seed, classes, first_epoch,
-                   steps_per_epoch, len(distiller.get_teachers()))
+    return _replay(
+        store,
+        examples,
+        pool,
+        augment,
+        views,
+        batch_size,
+        seed,
+        classes,
+        first_epoch,
+        steps_per_epoch,
+        len(distiller.get_teachers()),
+    )
 
 
-def _replay(store, examples, pool, augment, views, batch_size, seed, classes, first_epoch, steps_per_epoch,
-            num_teachers):
+def _replay(
+    store, examples, pool, augment, views, batch_size, seed, classes, first_epoch, steps_per_epoch, num_teachers
+):
     x, y = examples
     n = int(x.shape[0])
     steps = steps_per_epoch or math.ceil(n / batch_size)
@@ -250,8 +282,13 @@ def _replay(store, examples, pool, augment, views, batch_size, seed, classes, fi
 
     def epoch_batches(epoch):
         order = tf.argsort(tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64), epoch])))
-        pick = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed + _PICK_SALT, tf.int64), epoch]),
-                                           maxval=views, dtype=tf.int64) if views > 1 else tf.zeros([n], tf.int64)
+        pick = (
+            tf.random.stateless_uniform(
+                [n], seed=tf.stack([tf.constant(seed + _PICK_SALT, tf.int64), epoch]), maxval=views, dtype=tf.int64
+            )
+            if views > 1
+            else tf.zeros([n], tf.int64)
+        )
         batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).take(steps)
         return batches.map(lambda index: (index, tf.gather(pick, index)))
 

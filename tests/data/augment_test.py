@@ -87,7 +87,7 @@ def test_seeded_epochs_augmented_is_reproducible_and_resumes():
     resumed = _batches(tfkd.data.seeded_epochs((x, y), 16, seed=1, first_epoch=2, augment=aug)[0], steps)
     for a, b in zip(full, again):
         np.testing.assert_array_equal(a[0], b[0])
-    for a, b in zip(full[2 * steps:], resumed):
+    for a, b in zip(full[2 * steps :], resumed):
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_array_equal(a[1], b[1])
     # A new epoch draws new augmentations of the same example.

@@ -24,8 +24,11 @@ SPATIAL = {"at"}  # needs (B, H, W, C) feature maps
 @st.composite
 def pairs(draw, spatial):
     batch = draw(st.integers(1, 6))
-    shape = (batch, draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 6))) if spatial \
+    shape = (
+        (batch, draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 6)))
+        if spatial
         else (batch, draw(st.integers(1, 12)))
+    )
     scale = 10.0 ** draw(st.floats(-3, 4))
     dtype = draw(st.sampled_from(["float16", "float32"]))
     seed = draw(st.integers(0, 2**31 - 1))

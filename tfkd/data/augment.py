@@ -59,13 +59,14 @@ class Augment:
             raise ValueError(f"Augment: `shift` must be an integer >= 0 (pixels), got {shift!r}.")
         if not isinstance(flip, bool):
             raise ValueError(f"Augment: `flip` must be True or False, got {flip!r}.")
-        if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or not (
-                math.isfinite(mixup) and mixup >= 0):
+        if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or not (math.isfinite(mixup) and mixup >= 0):
             raise ValueError(
                 f"Augment: `mixup` must be a finite number >= 0 (the Beta "
-                f"concentration; 0 turns mixup off), got {mixup!r}.")
-        if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                        or num_classes < 2):
+                f"concentration; 0 turns mixup off), got {mixup!r}."
+            )
+        if num_classes is not None and (
+            isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
+        ):
             raise ValueError(f"Augment: `num_classes` must be an integer >= 2 or None, got {num_classes!r}.")
         self.shift = shift
         self.flip = flip
@@ -103,8 +104,11 @@ class Augment:
         seeds = tf.cast(tf.convert_to_tensor(seeds), tf.int64)
         if self.is_identity:
             return images, labels
-        streams = tf.map_fn(lambda s: tf.random.experimental.stateless_split(s, 6), seeds,
-                            fn_output_signature=tf.TensorSpec([6, 2], tf.int64))
+        streams = tf.map_fn(
+            lambda s: tf.random.experimental.stateless_split(s, 6),
+            seeds,
+            fn_output_signature=tf.TensorSpec([6, 2], tf.int64),
+        )
         out = self._shift_flip(images, streams[:, _SHIFT], streams[:, _FLIP])
         if not self.mixup:
             return out, labels
@@ -113,11 +117,15 @@ class Augment:
         pool_x, pool_y = (tf.convert_to_tensor(p) for p in pool)
         n = tf.shape(pool_y, out_type=tf.int64)[0]
         classes = self.num_classes or tf.cast(tf.reduce_max(pool_y), tf.int32) + 1
-        partner = tf.map_fn(lambda s: tf.random.stateless_uniform([], s, 0, n, dtype=tf.int64),
-                            streams[:, _PARTNER], fn_output_signature=tf.int64)
+        partner = tf.map_fn(
+            lambda s: tf.random.stateless_uniform([], s, 0, n, dtype=tf.int64),
+            streams[:, _PARTNER],
+            fn_output_signature=tf.int64,
+        )
         weight = tf.map_fn(self._beta, streams[:, _WEIGHT], fn_output_signature=tf.float32)
-        other = self._shift_flip(tf.cast(tf.gather(pool_x, partner), images.dtype),
-                                 streams[:, _PARTNER_SHIFT], streams[:, _PARTNER_FLIP])
+        other = self._shift_flip(
+            tf.cast(tf.gather(pool_x, partner), images.dtype), streams[:, _PARTNER_SHIFT], streams[:, _PARTNER_FLIP]
+        )
         w_img = tf.cast(tf.reshape(weight, [-1, 1, 1, 1]), images.dtype)
         mixed = w_img * out + (1 - w_img) * other
         onehot = lambda y: tf.one_hot(tf.cast(y, tf.int32), classes, dtype=tf.float32)
@@ -143,8 +151,9 @@ class Augment:
                 image = tf.image.stateless_random_flip_left_right(image, seed=f_seed)
             return image
 
-        return tf.map_fn(one, (images, shift_seeds, flip_seeds),
-                         fn_output_signature=tf.TensorSpec(images.shape[1:], images.dtype))
+        return tf.map_fn(
+            one, (images, shift_seeds, flip_seeds), fn_output_signature=tf.TensorSpec(images.shape[1:], images.dtype)
+        )
 
     def get_config(self):
         return {"shift": self.shift, "flip": self.flip, "mixup": self.mixup, "num_classes": self.num_classes}
@@ -189,7 +198,8 @@ def check_deterministic(augment, images, labels, pool):
             "a run could not be resumed exactly and cached teacher outputs "
             "would not match their images. Fix: use tfkd.data.Augment, or "
             "draw every random number with tf.random.stateless_* from the "
-            "per-example seeds it is given.")
+            "per-example seeds it is given."
+        )
 
 
 def resolve(augment):
@@ -201,4 +211,5 @@ def resolve(augment):
         return augment
     raise ValueError(
         f"`augment` must be a tfkd.data.Augment (or a deterministic callable "
-        f"(images, labels, seeds, pool) -> (images, labels)), got {type(augment).__name__}.")
+        f"(images, labels, seeds, pool) -> (images, labels)), got {type(augment).__name__}."
+    )

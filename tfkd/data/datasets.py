@@ -15,8 +15,11 @@ from tfkd.data.idx import read_idx
 
 NAMES = ("fashion_mnist", "mnist", "cifar10", "cifar100", "digits")
 _IDX = {
-    "fashion_mnist": ("TFKD_FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist",
-                      "sudo apt-get install dataset-fashion-mnist"),
+    "fashion_mnist": (
+        "TFKD_FASHION_MNIST_DIR",
+        "/usr/share/datasets/fashion-mnist",
+        "sudo apt-get install dataset-fashion-mnist",
+    ),
     "mnist": ("TFKD_MNIST_DIR", "/usr/share/datasets/mnist", None),
 }
 _IDX_FILES = {
@@ -33,6 +36,7 @@ class DatasetNotFoundError(FileNotFoundError):
 def _check_name(name):
     if name not in NAMES:
         import difflib
+
         close = difflib.get_close_matches(str(name), NAMES, n=2)
         raise ValueError(
             f"Unknown dataset {name!r}. Expected one of {list(NAMES)}"
@@ -77,9 +81,7 @@ def _digits():
 
     bunch = load_digits()
     x = (bunch.images * (255.0 / 16.0)).round().astype(np.uint8)[..., None]
-    x_tr, x_te, y_tr, y_te = train_test_split(
-        x, bunch.target, test_size=0.2, random_state=0, stratify=bunch.target
-    )
+    x_tr, x_te, y_tr, y_te = train_test_split(x, bunch.target, test_size=0.2, random_state=0, stratify=bunch.target)
     return {"train": (x_tr, y_tr), "test": (x_te, y_te)}
 
 
@@ -117,7 +119,10 @@ def load_arrays(name="fashion_mnist", data_dir=None, download=False):
         folder, searched = _idx_folder(name, data_dir)
         if folder:
             return {
-                split: (read_idx(os.path.join(folder, i))[..., None], read_idx(os.path.join(folder, l)).astype(np.int64))
+                split: (
+                    read_idx(os.path.join(folder, i))[..., None],
+                    read_idx(os.path.join(folder, l)).astype(np.int64),
+                )
                 for split, (i, l) in _IDX_FILES.items()
             }
     try:
@@ -136,7 +141,10 @@ def _missing(name, searched, data_dir, extra=""):
     if name in _IDX and _IDX[name][2]:
         fix = f"run `{_IDX[name][2]}` (or set {_IDX[name][0]} to a folder with the four IDX .gz files)"
     elif name in _IDX:
-        fix = f"set {_IDX[name][0]} to a folder with the four IDX .gz files, or pass download=True (--download) on a machine with network"
+        fix = (
+            f"set {_IDX[name][0]} to a folder with the four IDX .gz files, "
+            "or pass download=True (--download) on a machine with network"
+        )
     else:
         fix = "pass download=True (--download) on a machine with network, or --data_dir with a prepared TFDS copy"
     return f"Dataset {name!r} was not found. Looked for: {where}.{extra} Fix: {fix}."
@@ -184,8 +192,9 @@ def make_dataset(x, y, batch_size, shuffle=False, seed=0):
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def load(name="fashion_mnist", split="train", batch_size=128, data_dir=None,
-         shuffle=None, seed=0, limit=None, download=False):
+def load(
+    name="fashion_mnist", split="train", batch_size=128, data_dir=None, shuffle=None, seed=0, limit=None, download=False
+):
     """A dataset split as a batched `tf.data.Dataset` of (float images, labels).
 
     Args:

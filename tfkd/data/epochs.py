@@ -26,15 +26,20 @@ def check_examples(examples, who="seeded_epochs"):
 def images_and_labels(examples, augment, who):
     """Checks that `examples` is `(float images, labels)` as `augment` needs."""
     if not (isinstance(examples, (tuple, list)) and len(examples) == 2):
-        raise ValueError(f"{who} with `augment` needs `examples=(images, labels)`, got a {type(examples).__name__}"
-                         f" of {len(tf.nest.flatten(examples))} parts.")
+        raise ValueError(
+            f"{who} with `augment` needs `examples=(images, labels)`, got a {type(examples).__name__}"
+            f" of {len(tf.nest.flatten(examples))} parts."
+        )
     x, y = examples
     if not x.dtype.is_floating or x.shape.rank != 4:
-        raise ValueError(f"{who} with `augment` needs float images of shape (N, H, W, C), got {x.dtype.name} "
-                         f"{tuple(x.shape)}. Fix: tfkd.data.to_float(images) (uint8 -> float32 in [0, 1]).")
+        raise ValueError(
+            f"{who} with `augment` needs float images of shape (N, H, W, C), got {x.dtype.name} "
+            f"{tuple(x.shape)}. Fix: tfkd.data.to_float(images) (uint8 -> float32 in [0, 1])."
+        )
     if y.dtype.is_floating or y.shape.rank != 1:
-        raise ValueError(f"{who} with `augment` needs integer class labels of shape (N,), got {y.dtype.name} "
-                         f"{tuple(y.shape)}.")
+        raise ValueError(
+            f"{who} with `augment` needs integer class labels of shape (N,), got {y.dtype.name} {tuple(y.shape)}."
+        )
     augment_lib.check_deterministic(augment, x[:8], y[:8], (x, y))
     return x, y
 

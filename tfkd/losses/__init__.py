@@ -56,10 +56,7 @@ def get(identifier, **kwargs):
             return cls.from_config(identifier.get("config", {}))
     if isinstance(identifier, str) and identifier in _BY_NAME:
         return _BY_NAME[identifier](**kwargs)
-    raise ValueError(
-        f"Could not interpret loss identifier: {identifier!r}. "
-        f"Known names: {sorted(_BY_NAME)}."
-    )
+    raise ValueError(f"Could not interpret loss identifier: {identifier!r}. Known names: {sorted(_BY_NAME)}.")
 
 
 __all__ = [

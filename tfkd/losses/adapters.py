@@ -46,9 +46,7 @@ def make_adapter(teacher_shape, student_shape, name):
         layer = keras.layers.Conv2D(t[-1], 1, dtype="float32", name=name)
     elif len(t) == 3 and s[0] % t[0] == 0 and s[1] % t[1] == 0 and s[0] > t[0]:
         stride = (s[0] // t[0], s[1] // t[1])
-        layer = keras.layers.Conv2D(
-            t[-1], stride, strides=stride, dtype="float32", name=name
-        )
+        layer = keras.layers.Conv2D(t[-1], stride, strides=stride, dtype="float32", name=name)
     elif len(t) == 3:
         layer = keras.Sequential(
             [

@@ -46,8 +46,7 @@ class DistillationLoss:
         for arg, value in (("teacher_layer", teacher_layer), ("student_layer", student_layer)):
             if value is not None and (not isinstance(value, str) or not value):
                 raise ValueError(
-                    f"`{arg}` must be a layer name or path (a non-empty "
-                    f"string) or None for the logits, got {value!r}."
+                    f"`{arg}` must be a layer name or path (a non-empty string) or None for the logits, got {value!r}."
                 )
         self.teacher_layer = teacher_layer
         self.student_layer = student_layer

@@ -45,9 +45,7 @@ class FeatureHint(DistillationLoss):
                 f"{student_layer!r}."
             )
         if adapter not in ("auto", None):
-            raise ValueError(
-                f"`adapter` must be 'auto' or None, got {adapter!r}."
-            )
+            raise ValueError(f"`adapter` must be 'auto' or None, got {adapter!r}.")
         name = name or f"hint_{student_layer.replace('/', '_').replace(':', '_')}"
         super().__init__(teacher_layer, student_layer, weight=weight, name=name)
         self.adapter_mode = adapter
@@ -71,9 +69,7 @@ class FeatureHint(DistillationLoss):
                     "Fix: pass adapter='auto' to learn a mapping between them."
                 )
         else:
-            self.adapter = make_adapter(
-                teacher_shape, student_shape, name=f"{self.name}_adapter"
-            )
+            self.adapter = make_adapter(teacher_shape, student_shape, name=f"{self.name}_adapter")
         self.built = True
 
     def compute(self, teacher, student, step=None):

@@ -64,8 +64,7 @@ class RelationalKD(DistillationLoss):
 
     default_name = "relational_kd"
 
-    def __init__(self, teacher_layer, student_layer, weight=1.0,
-                 distance_weight=25.0, angle_weight=50.0, name=None):
+    def __init__(self, teacher_layer, student_layer, weight=1.0, distance_weight=25.0, angle_weight=50.0, name=None):
         name = name or f"rkd_{str(student_layer).replace('/', '_').replace(':', '_')}"
         super().__init__(teacher_layer, student_layer, weight=weight, name=name)
         for arg, value in (("distance_weight", distance_weight), ("angle_weight", angle_weight)):
@@ -86,5 +85,4 @@ class RelationalKD(DistillationLoss):
         return loss
 
     def get_config(self):
-        return {**super().get_config(), "distance_weight": self.distance_weight,
-                "angle_weight": self.angle_weight}
+        return {**super().get_config(), "distance_weight": self.distance_weight, "angle_weight": self.angle_weight}

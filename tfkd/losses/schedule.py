@@ -33,9 +33,7 @@ class Scheduled:
         self.name = name
         self.minimum = minimum
         self.strict = strict
-        if isinstance(value, bool) or not (
-            isinstance(value, (int, float)) or callable(value)
-        ):
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) or callable(value)):
             raise ValueError(
                 f"`{name}` must be a number or a schedule of the step "
                 f"(a LearningRateSchedule or a callable), got {value!r}."
@@ -48,9 +46,7 @@ class Scheduled:
         return not callable(self.value)
 
     def check(self, number):
-        bad = not math.isfinite(number) or (
-            number <= self.minimum if self.strict else number < self.minimum
-        )
+        bad = not math.isfinite(number) or (number <= self.minimum if self.strict else number < self.minimum)
         if bad:
             sign = ">" if self.strict else ">="
             raise ValueError(

@@ -23,8 +23,10 @@ TAPS = {
     "cnn_small": {"block1": "s_block1", "block2": "s_block2", "embed": "s_embed"},
     "mlp_small": {"hidden": "s_hidden", "embed": "s_embed"},
     "mlp_teacher": {"hidden": "m_hidden", "embed": "m_embed"},
-    **{n: {"block1": "block1", "block2": "block2", "block3": "block3", "embed": "embed"}
-       for n in ("resnet32x4", "resnet8x4", "wrn_40_2", "wrn_16_2")},
+    **{
+        n: {"block1": "block1", "block2": "block2", "block3": "block3", "embed": "embed"}
+        for n in ("resnet32x4", "resnet8x4", "wrn_40_2", "wrn_16_2")
+    },
 }
 NAMES = tuple(_BUILDERS)
 
@@ -54,8 +56,9 @@ def get(name, input_shape=(28, 28, 1), num_classes=10, **kwargs):
     """
     if name not in _BUILDERS:
         close = difflib.get_close_matches(str(name), NAMES, n=3, cutoff=0.4)
-        raise ValueError(f"Unknown model {name!r}. Expected one of {list(NAMES)}"
-                         + (f"; closest: {close}." if close else "."))
+        raise ValueError(
+            f"Unknown model {name!r}. Expected one of {list(NAMES)}" + (f"; closest: {close}." if close else ".")
+        )
     return _BUILDERS[name](input_shape=input_shape, num_classes=num_classes, **kwargs)
 
 

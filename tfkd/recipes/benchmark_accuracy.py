@@ -62,8 +62,11 @@ class Settings:
             raise ValueError(f"Unknown row(s) {bad}; expected names from {list(ROWS)}.")
         if "scratch" not in self.rows:
             raise ValueError("The rows must include 'scratch': the gap closed is measured from it.")
-        bad = [s for s in (*self.students, self.curve_student, self.parity_teacher, self.parity_student)
-               if s not in models.NAMES]
+        bad = [
+            s
+            for s in (*self.students, self.curve_student, self.parity_teacher, self.parity_student)
+            if s not in models.NAMES
+        ]
         if bad:
             raise ValueError(f"Unknown student(s) {bad}; expected names from {list(models.NAMES)}.")
         if not self.seeds:
@@ -115,9 +118,18 @@ class Benchmark:
 
     def config(self, seed, precision="float32", epochs=None, **kwargs):
         s = self.s
-        return Config(workdir=s.workdir, seed=seed, precision=precision, epochs=epochs or s.epochs,
-                      batch_size=s.batch_size, learning_rate=s.learning_rate, temperature=s.temperature,
-                      alpha=s.alpha, smoke=s.smoke, **kwargs)
+        return Config(
+            workdir=s.workdir,
+            seed=seed,
+            precision=precision,
+            epochs=epochs or s.epochs,
+            batch_size=s.batch_size,
+            learning_rate=s.learning_rate,
+            temperature=s.temperature,
+            alpha=s.alpha,
+            smoke=s.smoke,
+            **kwargs,
+        )
 
     def teacher(self, model, precision="float32", epochs=None, examples=0):
         epochs = epochs or self.s.teacher_epochs
@@ -129,15 +141,24 @@ class Benchmark:
         self._record("teacher", model, model, 0, precision, result, start, examples=examples)
         return result
 
-    def student(self, student, row, seed, teachers, precision="float32", epochs=None, width=0, callbacks=(),
-                examples=0):
+    def student(
+        self, student, row, seed, teachers, precision="float32", epochs=None, width=0, callbacks=(), examples=0
+    ):
         method = "kd" if row == MULTI else row
         first = teachers.get(TEACHER) or next(iter(teachers.values()))
         paths = [first["path"]] + ([teachers[SECOND_TEACHER]["path"]] if row == MULTI else [])
-        config = self.config(seed, precision, epochs, student=student, student_width=width, method=method,
-                             teachers=tuple(paths) if row == MULTI else (),
-                             teacher=paths[0] if row != "scratch" else "",
-                             cache_teacher=set(method.split("+")) <= _CACHEABLE, train_examples=examples)
+        config = self.config(
+            seed,
+            precision,
+            epochs,
+            student=student,
+            student_width=width,
+            method=method,
+            teachers=tuple(paths) if row == MULTI else (),
+            teacher=paths[0] if row != "scratch" else "",
+            cache_teacher=set(method.split("+")) <= _CACHEABLE,
+            train_examples=examples,
+        )
         folder = os.path.join(self.s.workdir, "runs", f"{precision}_e{config.epochs}_n{examples}", _slug(row))
         start = time.perf_counter()
         result = distill.run(config, folder, extra_callbacks=callbacks)
@@ -158,12 +179,23 @@ class Benchmark:
 
     def _record(self, kind, model, row, seed, precision, result, start, width=0, examples=0):
         key = f"{kind}|{model}|w{width}|{row}|s{seed}|{precision}|{result.get('student_path', result.get('path'))}"
-        entry = {"kind": kind, "model": model, "width": width, "examples": examples, "row": row, "seed": seed, "precision": precision,
-                 "params": result["params"], "test_accuracy": result["test_accuracy"],
-                 "seconds": self._seconds(key, start)}
+        entry = {
+            "kind": kind,
+            "model": model,
+            "width": width,
+            "examples": examples,
+            "row": row,
+            "seed": seed,
+            "precision": precision,
+            "params": result["params"],
+            "test_accuracy": result["test_accuracy"],
+            "seconds": self._seconds(key, start),
+        }
         self.results.append(entry)
-        self.print(f"[{len(self.results)}] {model}{f' w{width}' if width else ''} {row} seed {seed} {precision}: "
-                   f"{100 * entry['test_accuracy']:.2f}% ({entry['seconds']:.0f} s)")
+        self.print(
+            f"[{len(self.results)}] {model}{f' w{width}' if width else ''} {row} seed {seed} {precision}: "
+            f"{100 * entry['test_accuracy']:.2f}% ({entry['seconds']:.0f} s)"
+        )
 
     # ------------------------------------------------------------- stages
     def table(self):
@@ -185,8 +217,16 @@ class Benchmark:
                 callbacks = []
                 if precision == "mixed_float16" and row == "kd":
                     callbacks = [LossScaleRecorder(os.path.join(s.workdir, "loss_scale.json"))]
-                result = self.student(s.parity_student, row, 0, {s.parity_teacher: teacher}, precision,
-                                      s.parity_epochs, callbacks=callbacks, examples=s.parity_examples)
+                result = self.student(
+                    s.parity_student,
+                    row,
+                    0,
+                    {s.parity_teacher: teacher},
+                    precision,
+                    s.parity_epochs,
+                    callbacks=callbacks,
+                    examples=s.parity_examples,
+                )
                 out[(precision, row)] = result["test_accuracy"]
         return out
 
@@ -228,26 +268,42 @@ def summarize(results, rows=ROWS):
             accs = [r["test_accuracy"] for r in by_row[row]]
             mean = statistics.mean(accs)
             gap = teacher["test_accuracy"] - scratch
-            out.append({"student": student, "row": row, "params": by_row[row][0]["params"], "mean": mean,
-                        "std": statistics.stdev(accs) if len(accs) > 1 else 0.0, "n": len(accs),
-                        "gap_closed": (mean - scratch) / gap if gap > 0 else float("nan"),
-                        "delta": 100 * (mean - scratch)})
+            out.append(
+                {
+                    "student": student,
+                    "row": row,
+                    "params": by_row[row][0]["params"],
+                    "mean": mean,
+                    "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                    "n": len(accs),
+                    "gap_closed": (mean - scratch) / gap if gap > 0 else float("nan"),
+                    "delta": 100 * (mean - scratch),
+                }
+            )
     return out
 
 
 def format_table(summary, results, settings):
-    teachers = [r for r in results if r["kind"] == "teacher" and r["precision"] == "float32"
-                and r["row"] in (TEACHER, SECOND_TEACHER)]
+    teachers = [
+        r
+        for r in results
+        if r["kind"] == "teacher" and r["precision"] == "float32" and r["row"] in (TEACHER, SECOND_TEACHER)
+    ]
     seen, lines = set(), []
-    lines.append(f"Fashion-MNIST test accuracy (10,000 images), mean ± std over {len(settings.seeds)} seeds. "
-                 f"Students: {settings.epochs} epochs, Adam {settings.learning_rate:g}, batch {settings.batch_size}, "
-                 f"T = {settings.temperature:g}, hard-label weight α = {settings.alpha:g} (soft labels 1 − α); "
-                 "feature losses at their typical weights (fitnet 1, at 1000, rkd 1, sp 3000, pkt 30000). "
-                 f"Teachers: {settings.teacher_epochs} epochs, one run (seed 0); the seeds vary the student's "
-                 "initialisation and data order. Gap closed = (method − scratch) / (teacher − scratch), with the "
-                 f"{TEACHER} teacher.")
-    lines += ["", "| model | method | parameters | test accuracy | Δ vs scratch | gap closed |",
-              "|---|---|---:|---:|---:|---:|"]
+    lines.append(
+        f"Fashion-MNIST test accuracy (10,000 images), mean ± std over {len(settings.seeds)} seeds. "
+        f"Students: {settings.epochs} epochs, Adam {settings.learning_rate:g}, batch {settings.batch_size}, "
+        f"T = {settings.temperature:g}, hard-label weight α = {settings.alpha:g} (soft labels 1 − α); "
+        "feature losses at their typical weights (fitnet 1, at 1000, rkd 1, sp 3000, pkt 30000). "
+        f"Teachers: {settings.teacher_epochs} epochs, one run (seed 0); the seeds vary the student's "
+        "initialisation and data order. Gap closed = (method − scratch) / (teacher − scratch), with the "
+        f"{TEACHER} teacher."
+    )
+    lines += [
+        "",
+        "| model | method | parameters | test accuracy | Δ vs scratch | gap closed |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for t in teachers:
         if t["row"] not in seen:
             seen.add(t["row"])
@@ -256,16 +312,22 @@ def format_table(summary, results, settings):
         std = f" ± {100 * r['std']:.2f}" if r["n"] > 1 else ""
         delta = "" if r["row"] == "scratch" else f"{r['delta']:+.2f}"
         gap = "" if r["row"] == "scratch" else f"{100 * r['gap_closed']:.0f}%"
-        lines.append(f"| {r['student']} | {r['row']} | {r['params']:,} | {100 * r['mean']:.2f}{std} | {delta} | {gap} |")
+        lines.append(
+            f"| {r['student']} | {r['row']} | {r['params']:,} | {100 * r['mean']:.2f}{std} | {delta} | {gap} |"
+        )
     return "\n".join(lines)
 
 
 def format_parity(parity, settings):
     precisions = ["float32", *settings.parity_precisions]
-    lines = [f"{settings.parity_teacher} teacher and {settings.parity_student} students, shortened schedule: "
-             f"{settings.parity_epochs} epoch(s) over the first {settings.parity_examples:,} training examples, "
-             "seed 0, test accuracy on the full test split; Δ in points against float32.", "",
-             "| row | " + " | ".join(precisions) + " |", "|---|" + "---:|" * len(precisions)]
+    lines = [
+        f"{settings.parity_teacher} teacher and {settings.parity_student} students, shortened schedule: "
+        f"{settings.parity_epochs} epoch(s) over the first {settings.parity_examples:,} training examples, "
+        "seed 0, test accuracy on the full test split; Δ in points against float32.",
+        "",
+        "| row | " + " | ".join(precisions) + " |",
+        "|---|" + "---:|" * len(precisions),
+    ]
     for row in ("teacher", "scratch", "kd"):
         cells = []
         for p in precisions:
@@ -280,8 +342,10 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError as e:
-        raise ImportError("The accuracy benchmark draws its plots with matplotlib. Fix: "
-                          "pip install 'tfkd[plots]' (or pip install matplotlib).") from e
+        raise ImportError(
+            "The accuracy benchmark draws its plots with matplotlib. Fix: "
+            "pip install 'tfkd[plots]' (or pip install matplotlib)."
+        ) from e
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
@@ -315,8 +379,11 @@ def plot_loss_scale(record_path, path):
         record = json.load(f)
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(record["loss_scale"], lw=1)
-    skipped = [i for i in range(1, len(record["nonfinite_steps"]))
-               if record["nonfinite_steps"][i] > record["nonfinite_steps"][i - 1]]
+    skipped = [
+        i
+        for i in range(1, len(record["nonfinite_steps"]))
+        if record["nonfinite_steps"][i] > record["nonfinite_steps"][i - 1]
+    ]
     ax.plot(skipped, [record["loss_scale"][i] for i in skipped], "rx", label=f"skipped steps ({len(skipped)})")
     ax.set_yscale("log", base=2)
     ax.set_xlabel("training step")
@@ -347,8 +414,16 @@ def rebuild_table(settings):
 def _commit():
     """The git commit of the code that ran (or "unknown")."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=os.path.dirname(os.path.abspath(__file__)), timeout=10).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                cwd=os.path.dirname(os.path.abspath(__file__)),
+                timeout=10,
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -397,10 +472,17 @@ def run(settings, print_fn=print):
     if curve:
         files["curve"] = os.path.join(workdir, "compression.png")
         plot_curve(curve, teachers[TEACHER]["test_accuracy"], files["curve"])
-    info = {"commit": _commit(), "wall_seconds_this_invocation": round(time.perf_counter() - start),
-            "train_seconds_all_runs": round(sum(r["seconds"] for r in bench.results)),
-            "skipped_steps_mixed_float16": skipped, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "python": platform.python_version(), "cpus": os.cpu_count(), "settings": dataclasses.asdict(settings)}
+    info = {
+        "commit": _commit(),
+        "wall_seconds_this_invocation": round(time.perf_counter() - start),
+        "train_seconds_all_runs": round(sum(r["seconds"] for r in bench.results)),
+        "skipped_steps_mixed_float16": skipped,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "settings": dataclasses.asdict(settings),
+    }
     with open(os.path.join(workdir, "summary.json"), "w") as f:
         json.dump(info, f, indent=1)
     return {"summary": summary, "parity": parity, "curve": curve, "files": files, "info": info}

@@ -62,8 +62,12 @@ def limit_step(teacher, student, hints=()):
     Returns:
         A `tf.function(x, y)` returning the loss.
     """
-    t_feats = keras.Model(teacher.inputs, {"logits": teacher.output, **{t: teacher.get_layer(t).output for t, _ in hints}})
-    s_feats = keras.Model(student.inputs, {"logits": student.output, **{s: student.get_layer(s).output for _, s in hints}})
+    t_feats = keras.Model(
+        teacher.inputs, {"logits": teacher.output, **{t: teacher.get_layer(t).output for t, _ in hints}}
+    )
+    s_feats = keras.Model(
+        student.inputs, {"logits": student.output, **{s: student.get_layer(s).output for _, s in hints}}
+    )
     adapters = []
     for t, s in hints:
         t_ch, s_shape = teacher.get_layer(t).output.shape[-1], student.get_layer(s).output.shape
@@ -89,8 +93,11 @@ def limit_step(teacher, student, hints=()):
 
 
 def _compile_args(**kwargs):
-    return dict(optimizer=keras.optimizers.Adam(1e-3),
-                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **kwargs)
+    return dict(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        **kwargs,
+    )
 
 
 def _tfkd(teacher, student, pair, hints=False):
@@ -147,10 +154,16 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
         return pair.build(**spec)[1]
 
     def record(name, seconds, reference=None, probe=None):
-        row = {"pair": pair.name, "row": name, "epoch_s": seconds, "examples_per_s": n / seconds,
-               "reference": reference or "", "ratio": None,
-               "peak_rss_mb": probe.peak_mb if probe else None,
-               "added_rss_mb": probe.peak_mb - probe.start_mb if probe else None}
+        row = {
+            "pair": pair.name,
+            "row": name,
+            "epoch_s": seconds,
+            "examples_per_s": n / seconds,
+            "reference": reference or "",
+            "ratio": None,
+            "peak_rss_mb": probe.peak_mb if probe else None,
+            "added_rss_mb": probe.peak_mb - probe.start_mb if probe else None,
+        }
         if reference:
             ref = next(r for r in rows if r["row"] == reference)
             row["ratio"] = seconds / ref["epoch_s"]
@@ -165,45 +178,63 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
 
     iterator = iter(data)
     with measure.PeakRss() as probe:
-        record("input pipeline alone", measure.time_loop(tf.function(lambda a, b: tf.reduce_sum(a)), iterator, steps, repeats),
-               probe=probe)
+        record(
+            "input pipeline alone",
+            measure.time_loop(tf.function(lambda a, b: tf.reduce_sum(a)), iterator, steps, repeats),
+            probe=probe,
+        )
     infer = tf.function(lambda a, b: teacher(a, training=False))
     with measure.PeakRss() as probe:
         record("teacher inference", measure.time_loop(infer, iterator, steps, repeats), probe=probe)
     fit_row("student only (student.fit)", fresh_student(), None)
     student = fresh_student()
     with measure.PeakRss() as probe:
-        record("limit: kd (hand-written tf.function)",
-               measure.time_loop(limit_step(teacher, student), iterator, steps, repeats), probe=probe)
+        record(
+            "limit: kd (hand-written tf.function)",
+            measure.time_loop(limit_step(teacher, student), iterator, steps, repeats),
+            probe=probe,
+        )
     student = fresh_student()
     with measure.PeakRss() as probe:
-        record("limit: kd + 2 hints (hand-written)",
-               measure.time_loop(limit_step(teacher, student, pair.hints),
-                                 iterator, steps, repeats), probe=probe)
+        record(
+            "limit: kd + 2 hints (hand-written)",
+            measure.time_loop(limit_step(teacher, student, pair.hints), iterator, steps, repeats),
+            probe=probe,
+        )
     fit_row("tfkd kd", _tfkd(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")
-    fit_row("tfkd kd + 2 hints", _tfkd(teacher, fresh_student(), pair, hints=True), "limit: kd + 2 hints (hand-written)")
-    fit_row("tfkd kd, jit_compile", _tfkd(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)",
-            jit_compile=True)
+    fit_row(
+        "tfkd kd + 2 hints", _tfkd(teacher, fresh_student(), pair, hints=True), "limit: kd + 2 hints (hand-written)"
+    )
+    fit_row(
+        "tfkd kd, jit_compile",
+        _tfkd(teacher, fresh_student(), pair),
+        "limit: kd (hand-written tf.function)",
+        jit_compile=True,
+    )
     distiller = _tfkd(teacher, fresh_student(), pair)
     cached = cache_teacher_outputs(distiller, base).repeat()
     fit_row("tfkd kd, cached teacher outputs", distiller, "student only (student.fit)", dataset=cached)
     if include_keras:
         fit_row("keras.distillation kd", _keras(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")
         if pair.name == "wide":
-            fit_row("keras.distillation kd + 2 features", _keras(teacher, fresh_student(), pair, features=True),
-                    "limit: kd + 2 hints (hand-written)")
+            fit_row(
+                "keras.distillation kd + 2 features",
+                _keras(teacher, fresh_student(), pair, features=True),
+                "limit: kd + 2 hints (hand-written)",
+            )
     return rows
 
 
 def format_table(rows):
     """The rows as a Markdown table."""
-    lines = ["| pair | row | examples/s | ratio | to | peak RSS | added RSS |",
-             "|---|---|---:|---:|---|---:|---:|"]
+    lines = ["| pair | row | examples/s | ratio | to | peak RSS | added RSS |", "|---|---|---:|---:|---|---:|---:|"]
     for r in rows:
         ratio = f"{r['ratio']:.3f}×" if r["ratio"] is not None else ""
         peak = f"{r['peak_rss_mb']:,.0f} MiB" if r["peak_rss_mb"] is not None else ""
         added = f"{r['added_rss_mb']:,.0f} MiB" if r["added_rss_mb"] is not None else ""
-        lines.append(f"| {r['pair']} | {r['row']} | {r['examples_per_s']:,.0f} | {ratio} | {r['reference']} | {peak} | {added} |")
+        lines.append(
+            f"| {r['pair']} | {r['row']} | {r['examples_per_s']:,.0f} | {ratio} | {r['reference']} | {peak} | {added} |"
+        )
     return "\n".join(lines)
 
 
@@ -216,8 +247,16 @@ def check_args(pairs, batch_size, steps, repeats):
         raise ValueError(f"batch_size, steps and repeats must be >= 1, got {batch_size}, {steps}, {repeats}.")
 
 
-def run(workdir, pairs=("small", "wide"), batch_size=256, steps=30, repeats=4, smoke=False,
-        include_keras=True, print_fn=print):
+def run(
+    workdir,
+    pairs=("small", "wide"),
+    batch_size=256,
+    steps=30,
+    repeats=4,
+    smoke=False,
+    include_keras=True,
+    print_fn=print,
+):
     """Runs the speed benchmark and writes `speed.md` and `speed.csv`.
 
     Args:

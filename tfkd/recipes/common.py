@@ -10,9 +10,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfkd import data as data_lib
-from tfkd.view_cache import cache_teacher_views
 from tfkd.callbacks import AtomicBackupAndRestore
 from tfkd.recipes.config import FLIP_SAFE
+from tfkd.view_cache import cache_teacher_views
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256
 
@@ -31,7 +31,9 @@ def make_strategy(name):
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--strategy=multiworker needs the TF_CONFIG environment variable (see README, 'Scaling out').")
+            raise ValueError(
+                "--strategy=multiworker needs the TF_CONFIG environment variable (see README, 'Scaling out')."
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -47,7 +49,7 @@ def split_arrays(config):
         x_tr, y_tr, x_val, y_val = x_tr[:SMOKE_TRAIN], y_tr[:SMOKE_TRAIN], x_val[:SMOKE_TEST], y_val[:SMOKE_TEST]
         x_test, y_test = x_test[:SMOKE_TEST], y_test[:SMOKE_TEST]
     if config.train_examples:
-        x_tr, y_tr = x_tr[:config.train_examples], y_tr[:config.train_examples]
+        x_tr, y_tr = x_tr[: config.train_examples], y_tr[: config.train_examples]
     return {"train": (x_tr, y_tr), "val": (x_val, y_val), "test": (x_test, y_test)}
 
 
@@ -111,7 +113,9 @@ def augmentation(config):
     return data_lib.Augment(
         shift=2 if config.augment else 0,
         flip=config.augment and config.dataset in FLIP_SAFE,
-        mixup=config.mixup, num_classes=data_lib.NUM_CLASSES[config.dataset])
+        mixup=config.mixup,
+        num_classes=data_lib.NUM_CLASSES[config.dataset],
+    )
 
 
 def train_dataset(config, first_epoch=0, distiller=None):
@@ -130,12 +134,20 @@ def train_dataset(config, first_epoch=0, distiller=None):
     augment = augmentation(config)
     if distiller is not None and config.cache_teacher:
         return cache_teacher_views(
-            distiller, examples, config.batch_size, seed=config.seed, augment=augment,
-            views=config.views if augment else 1, top_k=config.top_k or None,
-            first_epoch=first_epoch, steps_per_epoch=_steps(config),
-            cache_dir=os.path.join(config.workdir, "teacher_cache") if config.cache_on_disk else None)
-    return data_lib.seeded_epochs(examples, config.batch_size, config.seed, first_epoch, _steps(config),
-                                  augment=augment)
+            distiller,
+            examples,
+            config.batch_size,
+            seed=config.seed,
+            augment=augment,
+            views=config.views if augment else 1,
+            top_k=config.top_k or None,
+            first_epoch=first_epoch,
+            steps_per_epoch=_steps(config),
+            cache_dir=os.path.join(config.workdir, "teacher_cache") if config.cache_on_disk else None,
+        )
+    return data_lib.seeded_epochs(
+        examples, config.batch_size, config.seed, first_epoch, _steps(config), augment=augment
+    )
 
 
 def resume_epoch(run_dir):
@@ -181,7 +193,10 @@ def load_model(path, role="teacher"):
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as e:
-        raise ValueError(f"The {role} file {path!r} could not be loaded ({type(e).__name__}: {str(e)[:200]}). It may be corrupt or not a Keras model; retrain or re-export it.") from e
+        raise ValueError(
+            f"The {role} file {path!r} could not be loaded ({type(e).__name__}: {str(e)[:200]}). "
+            "It may be corrupt or not a Keras model; retrain or re-export it."
+        ) from e
 
 
 def learning_rate(config, steps_per_epoch, role="student"):
@@ -192,18 +207,27 @@ def learning_rate(config, steps_per_epoch, role="student"):
     total = max(1, steps_per_epoch * epochs(config, role))
     warmup = min(total - 1, int(round(config.warmup_epochs * steps_per_epoch)))
     return keras.optimizers.schedules.CosineDecay(
-        0.0 if warmup else config.learning_rate, decay_steps=total - warmup,
-        warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
+        0.0 if warmup else config.learning_rate,
+        decay_steps=total - warmup,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
 
 
 def compile_args(config, steps_per_epoch=1, role="student"):
     """Optimizer (Adam, or AdamW with weight decay, on the schedule), the
     hard-label loss (categorical with mixup's one-hot labels) and accuracy."""
     lr = learning_rate(config, steps_per_epoch, role)
-    optimizer = (keras.optimizers.AdamW(lr, weight_decay=config.weight_decay) if config.weight_decay
-                 else keras.optimizers.Adam(lr))
-    loss = (keras.losses.CategoricalCrossentropy(from_logits=True) if config.mixup
-            else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    optimizer = (
+        keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
+        if config.weight_decay
+        else keras.optimizers.Adam(lr)
+    )
+    loss = (
+        keras.losses.CategoricalCrossentropy(from_logits=True)
+        if config.mixup
+        else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     return dict(optimizer=optimizer, loss=loss, metrics=["accuracy"])
 
 

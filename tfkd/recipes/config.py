@@ -74,17 +74,25 @@ class Config:
         if self.student not in models_lib.NAMES:
             raise ValueError(f"--student={self.student!r} is unknown; expected one of {list(models_lib.NAMES)}.")
         if self.teacher_model not in models_lib.NAMES:
-            raise ValueError(f"--teacher_model={self.teacher_model!r} is unknown; expected one of {list(models_lib.NAMES)}.")
+            raise ValueError(
+                f"--teacher_model={self.teacher_model!r} is unknown; expected one of {list(models_lib.NAMES)}."
+            )
         bad = [m for m in self.methods() if m not in METHODS]
         if bad or not self.methods():
-            raise ValueError(f"--method={self.method!r} is unknown; expected one of {list(METHODS)} or a '+' combination such as 'kd+at'.")
+            raise ValueError(
+                f"--method={self.method!r} is unknown; expected one of {list(METHODS)} "
+                "or a '+' combination such as 'kd+at'."
+            )
         if self.precision and self.precision not in PRECISIONS:
             raise ValueError(f"--precision={self.precision!r} is not one of {list(PRECISIONS)}.")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"--strategy={self.strategy!r} is not one of {list(STRATEGIES)}.")
         for path in (self.teacher, *self.teachers):
             if path and not os.path.exists(path):
-                raise ValueError(f"Teacher file {path!r} does not exist. Fix: train one with recipes/train_teacher.py, or correct the path.")
+                raise ValueError(
+                    f"Teacher file {path!r} does not exist. "
+                    "Fix: train one with recipes/train_teacher.py, or correct the path."
+                )
         for pair in self.hints:
             if pair.count(":") < 1 or not all(pair.split(":", 1)):
                 raise ValueError(f"--hints entry {pair!r} must be 'teacher_layer:student_layer'.")

@@ -51,7 +51,9 @@ def run(config, workdir=None, extra_callbacks=()):
     distil = config.methods() != ["scratch"]
     teacher_paths = list(config.teachers) or ([config.teacher] if config.teacher else [])
     if distil and not teacher_paths:
-        raise ValueError("--method needs a teacher: pass --teacher=path/to/teacher.keras (recipes/train_teacher.py writes one).")
+        raise ValueError(
+            "--method needs a teacher: pass --teacher=path/to/teacher.keras (recipes/train_teacher.py writes one)."
+        )
 
     if os.path.exists(result_path) and os.path.exists(student_path):
         with open(result_path) as f:
@@ -64,7 +66,8 @@ def run(config, workdir=None, extra_callbacks=()):
             teachers = [common.load_model(p) for p in teacher_paths] if distil else []
             if distil:
                 model = Distiller(
-                    teachers if len(teachers) > 1 else teachers[0], student,
+                    teachers if len(teachers) > 1 else teachers[0],
+                    student,
                     losses=build_losses(config, [t.name for t in teachers], config.student),
                     student_loss_weight=config.alpha,
                 )
@@ -73,16 +76,28 @@ def run(config, workdir=None, extra_callbacks=()):
         train, steps = common.train_dataset(config, common.resume_epoch(run_dir), model if distil else None)
         with strategy.scope():
             model.compile(**common.compile_args(config, steps))
-        history = model.fit(train, validation_data=val, epochs=common.epochs(config), steps_per_epoch=steps,
-                            callbacks=common.callbacks(run_dir) + list(extra_callbacks), verbose=2)
+        history = model.fit(
+            train,
+            validation_data=val,
+            epochs=common.epochs(config),
+            steps_per_epoch=steps,
+            callbacks=common.callbacks(run_dir) + list(extra_callbacks),
+            verbose=2,
+        )
         student = common.off_strategy(student)
         student.compile(**{k: v for k, v in common.compile_args(config).items() if k != "optimizer"})
         _, accuracy = student.evaluate(test, verbose=0)
         _, val_accuracy = student.evaluate(val, verbose=0)
         common.save_model(student, student_path)
-        result = {"test_accuracy": float(accuracy), "val_accuracy": float(val_accuracy),
-                  "params": student.count_params(), "method": config.method, "student": config.student,
-                  "seed": config.seed, "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
+        result = {
+            "test_accuracy": float(accuracy),
+            "val_accuracy": float(val_accuracy),
+            "params": student.count_params(),
+            "method": config.method,
+            "student": config.student,
+            "seed": config.seed,
+            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        }
         reference = teacher_paths[0] if teacher_paths else config.reference_teacher
         if reference:
             result["agreement"] = common.agreement(student, common.load_model(reference), test)

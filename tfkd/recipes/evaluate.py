@@ -14,6 +14,7 @@ def _predictor(model_path):
     interpreter, not TensorFlow)."""
     if model_path.endswith(".tflite"):
         from tfkd.litert_model import LiteRTModel
+
         if not os.path.exists(model_path):
             raise ValueError(f"The model file {model_path!r} does not exist.")
         lite = LiteRTModel(model_path)

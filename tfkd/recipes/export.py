@@ -8,8 +8,15 @@ from tfkd.recipes import common
 CALIBRATION_EXAMPLES = 500
 
 
-def run(config, model_path, format="saved_model", quantize=None, compute_dtype="float32", int8_io=False,
-        max_accuracy_drop=0.5):
+def run(
+    config,
+    model_path,
+    format="saved_model",
+    quantize=None,
+    compute_dtype="float32",
+    int8_io=False,
+    max_accuracy_drop=0.5,
+):
     """Exports a saved student; LiteRT exports are calibrated on the first
     500 training examples and checked on the validation split.
 
@@ -32,8 +39,18 @@ def run(config, model_path, format="saved_model", quantize=None, compute_dtype="
     if format == "litert":
         arrays = common.split_arrays(config)
         to_float = lambda x: x.astype(np.float32) / 255.0
-        kwargs = dict(representative_data=to_float(arrays["train"][0][:CALIBRATION_EXAMPLES]),
-                      check_data=(to_float(arrays["val"][0]), arrays["val"][1]),
-                      max_accuracy_drop=max_accuracy_drop, int8_io=int8_io)
-    return export_student(model, config.export_dir or None, compute_dtype, overwrite=config.overwrite,
-                          format=format, quantize=quantize, **kwargs)
+        kwargs = dict(
+            representative_data=to_float(arrays["train"][0][:CALIBRATION_EXAMPLES]),
+            check_data=(to_float(arrays["val"][0]), arrays["val"][1]),
+            max_accuracy_drop=max_accuracy_drop,
+            int8_io=int8_io,
+        )
+    return export_student(
+        model,
+        config.export_dir or None,
+        compute_dtype,
+        overwrite=config.overwrite,
+        format=format,
+        quantize=quantize,
+        **kwargs,
+    )

@@ -15,8 +15,13 @@ _PAIRS = {
     "sp": {"conv": [("block3", "block2")], "dense": [("block3", "embed")]},
     "pkt": {"conv": [("embed", "embed")], "dense": [("embed", "embed")]},
 }
-_CLASSES = {"fitnet": losses.FeatureHint, "at": losses.AttentionTransfer, "rkd": losses.RelationalKD,
-            "sp": losses.SimilarityPreserving, "pkt": losses.ProbabilisticKT}
+_CLASSES = {
+    "fitnet": losses.FeatureHint,
+    "at": losses.AttentionTransfer,
+    "rkd": losses.RelationalKD,
+    "sp": losses.SimilarityPreserving,
+    "pkt": losses.ProbabilisticKT,
+}
 
 
 def _pairs(method, teacher_name, student_name):
@@ -67,6 +72,7 @@ def build_losses(config, teacher_names, student_name):
         else:
             pairs = _pairs(method, teacher_names[0], student_name)
         for t, s in pairs:
-            out.append(_CLASSES[method](prefix + t, s, weight=weight,
-                                        name=f"{method}_{s.replace('/', '_').replace(':', '_')}"))
+            out.append(
+                _CLASSES[method](prefix + t, s, weight=weight, name=f"{method}_{s.replace('/', '_').replace(':', '_')}")
+            )
     return out

@@ -42,8 +42,14 @@ def run(config, workdir=None):
         with strategy.scope():
             model = models.get(config.teacher_model, **spec)
             model.compile(**common.compile_args(config, steps, role="teacher"))
-        model.fit(train, validation_data=val, epochs=common.epochs(config, "teacher"), steps_per_epoch=steps,
-                  callbacks=common.callbacks(run_dir), verbose=2)
+        model.fit(
+            train,
+            validation_data=val,
+            epochs=common.epochs(config, "teacher"),
+            steps_per_epoch=steps,
+            callbacks=common.callbacks(run_dir),
+            verbose=2,
+        )
         common.save_model(model, path)
     _, accuracy = model.evaluate(test, verbose=0)
     return {"path": path, "test_accuracy": float(accuracy), "params": model.count_params()}

@@ -34,8 +34,11 @@ def _space(hp, method):
     if method in ("kd", "kd_mixup"):
         return {"temperature": hp.Choice("temperature", TEMPERATURES), "alpha": hp.Choice("alpha", ALPHAS)}
     typical = TYPICAL_WEIGHT[method]
-    return {"feature_weight": hp.Float("feature_weight", typical * FEATURE_RANGE[0], typical * FEATURE_RANGE[1],
-                                       sampling="log")}
+    return {
+        "feature_weight": hp.Float(
+            "feature_weight", typical * FEATURE_RANGE[0], typical * FEATURE_RANGE[1], sampling="log"
+        )
+    }
 
 
 def _base(config, method):
@@ -75,14 +78,24 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
             return model.fit(*args, **kw)
 
     tuner_cls = kt.GridSearch if method in ("kd", "kd_mixup") else kt.RandomSearch
-    tuner = tuner_cls(HyperDistiller(), objective=kt.Objective("val_accuracy", "max"), max_trials=max_trials,
-                      seed=config.seed, directory=directory, project_name=f"{base.student}_{method}",
-                      overwrite=False)
+    tuner = tuner_cls(
+        HyperDistiller(),
+        objective=kt.Objective("val_accuracy", "max"),
+        max_trials=max_trials,
+        seed=config.seed,
+        directory=directory,
+        project_name=f"{base.student}_{method}",
+        overwrite=False,
+    )
     tuner.search(train, epochs=common.epochs(base), steps_per_epoch=steps, validation_data=val, verbose=0)
     best_trial = tuner.oracle.get_best_trials(1)[0]
     keras.backend.clear_session()
-    return {**best_trial.hyperparameters.values, "val_accuracy": float(best_trial.score),
-            "trials": len(tuner.oracle.trials), "trial_epochs": trial_epochs}
+    return {
+        **best_trial.hyperparameters.values,
+        "val_accuracy": float(best_trial.score),
+        "trials": len(tuner.oracle.trials),
+        "trial_epochs": trial_epochs,
+    }
 
 
 def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output=""):

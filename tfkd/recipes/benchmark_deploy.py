@@ -1,0 +1,138 @@
+"""Library side of `recipes/benchmark_deploy.py`: each model in every
+deployable format, with file size, batch-1 latency, accuracy and agreement."""
+
+import json
+import os
+import shutil
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from tfkd.export import export_student
+from tfkd.litert_model import LiteRTModel
+from tfkd.recipes import common
+from tfkd.recipes.export import CALIBRATION_EXAMPLES
+
+FORMATS = (
+    ("SavedModel", "saved_model", None),
+    ("LiteRT float32", "litert", None),
+    ("LiteRT float16", "litert", "float16"),
+    ("LiteRT dynamic", "litert", "dynamic"),
+    ("LiteRT int8", "litert", "int8"),
+)
+
+
+def single_thread():
+    """Pins TensorFlow to one thread (only possible before it starts);
+    returns whether it worked."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        return True
+    except RuntimeError:
+        return False
+
+
+def _size(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def _median_ms(call, repeats, warmup=20):
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _runner(path):
+    """(predict over a batch, one batch-1 call) for an export."""
+    if path.endswith(".tflite"):
+        lite = LiteRTModel(path, num_threads=1)
+        one = np.zeros((1,) + lite.input_shape, np.float32)
+        return lite.predict, lambda: lite.predict(one, batch_size=1)
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    shape = tuple(served.structured_input_signature[1]["images"].shape[1:])
+    one = tf.zeros((1,) + shape, tf.float32)
+    predict = lambda x: np.concatenate(
+        [served(images=tf.constant(x[i : i + 512]))["logits"].numpy() for i in range(0, len(x), 512)]
+    )
+    return predict, lambda: served(images=one)
+
+
+def run(config, models, workdir, repeats=200, print_fn=print):
+    """Exports each model in every format and measures it.
+
+    Args:
+        config: a `tfkd.recipes.config.Config` (dataset, smoke).
+        models: `{row name: path to a .keras model}`.
+        workdir: where the exports, `deploy.md` and `deploy.json` go.
+        repeats: timed batch-1 calls per export (after 20 warm-up calls).
+        print_fn: where the table goes.
+
+    Returns:
+        The rows, one dict per (model, format).
+    """
+    arrays = common.split_arrays(config)
+    to_float = lambda x: x.astype(np.float32) / 255.0
+    calib = to_float(arrays["train"][0][:CALIBRATION_EXAMPLES])
+    val = (to_float(arrays["val"][0]), arrays["val"][1])
+    x_test, y_test = to_float(arrays["test"][0]), arrays["test"][1]
+    rows = []
+    for name, model_path in models.items():
+        model = common.load_model(model_path, "model")
+        reference = np.argmax(model.predict(x_test, batch_size=512, verbose=0), -1)
+        float32_lite = None
+        for label, fmt, quantize in FORMATS:
+            out = os.path.join(
+                workdir, "exports", f"{name}_{quantize or 'float32'}" + (".tflite" if fmt == "litert" else "")
+            )
+            if os.path.exists(out):
+                shutil.rmtree(out) if os.path.isdir(out) else os.remove(out)
+            kwargs = dict(representative_data=calib, check_data=val, max_accuracy_drop=None) if fmt == "litert" else {}
+            path = export_student(model, out, format=fmt, quantize=quantize, overwrite=True, **kwargs)
+            predict, one = _runner(path)
+            pred = np.argmax(predict(x_test), -1)
+            row = {
+                "model": name,
+                "format": label,
+                "bytes": _size(path),
+                "latency_ms": _median_ms(one, repeats),
+                "test_accuracy": float(np.mean(pred == y_test)),
+                "agreement": float(np.mean(pred == reference)),
+                "params": model.count_params(),
+            }
+            if label == "LiteRT float32":
+                float32_lite = row["bytes"]
+            row["size_ratio"] = float32_lite / row["bytes"] if float32_lite and fmt == "litert" else None
+            rows.append(row)
+    table = format_table(rows)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "deploy.md"), "w") as f:
+        f.write(table + "\n")
+    with open(os.path.join(workdir, "deploy.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    print_fn(table)
+    return rows
+
+
+def format_table(rows):
+    lines = [
+        "| model | format | file size | vs float32 LiteRT | batch-1 latency (1 thread) | test accuracy | "
+        "agreement with float32 Keras |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ratio = f"{r['size_ratio']:.2f}× smaller" if r["size_ratio"] and r["format"] != "LiteRT float32" else ""
+        lines.append(
+            f"| {r['model']} | {r['format']} | {r['bytes'] / 1024:,.1f} KiB | {ratio} | "
+            f"{r['latency_ms']:.3f} ms | {100 * r['test_accuracy']:.2f}% | {100 * r['agreement']:.2f}% |"
+        )
+    return "\n".join(lines)
