@@ -9,6 +9,7 @@ from tfkd.models import cifar, small
 _BUILDERS = {
     "cnn_teacher": small.cnn_teacher,
     "cnn_small": small.cnn_student,
+    "cnn_flat": small.cnn_flat_student,
     "mlp_small": small.mlp_student,
     "mlp_teacher": small.mlp_teacher,
     "resnet32x4": functools.partial(cifar.resnet_x4, 32),
@@ -21,6 +22,7 @@ _BUILDERS = {
 TAPS = {
     "cnn_teacher": {"block1": "t_block1", "block2": "t_block2", "block3": "t_block3", "embed": "t_embed"},
     "cnn_small": {"block1": "s_block1", "block2": "s_block2", "embed": "s_embed"},
+    "cnn_flat": {"block1": "s_block1", "block2": "s_block2", "embed": "s_embed"},
     "mlp_small": {"hidden": "s_hidden", "embed": "s_embed"},
     "mlp_teacher": {"hidden": "m_hidden", "embed": "m_embed"},
     **{
@@ -35,7 +37,7 @@ def get(name, input_shape=(28, 28, 1), num_classes=10, **kwargs):
     """Builds a reference model by name.
 
     Args:
-        name: one of `NAMES` (`cnn_teacher`, `cnn_small`, `mlp_small`, `mlp_teacher`,
+        name: one of `NAMES` (`cnn_teacher`, `cnn_small`, `cnn_flat`, `mlp_small`, `mlp_teacher`,
             `resnet32x4`, `resnet8x4`, `wrn_40_2`, `wrn_16_2`).
         input_shape: image shape, batch excluded.
         num_classes: number of classes.
