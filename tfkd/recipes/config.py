@@ -27,6 +27,7 @@ class Config:
     teachers: tuple = ()  # several saved teachers (multi-teacher kd)
     reference_teacher: str = ""  # a teacher to measure agreement with (scratch runs)
     teacher_model: str = "cnn_teacher"  # builder used by train_teacher
+    ship_to: str = ""  # train_teacher: also copy the teacher here with a JSON record (command, sha256, accuracy)
     student: str = "cnn_small"
     student_width: int = 0  # 0: the builder's default width
     method: str = "kd"  # e.g. "kd", "fitnet", "kd+at"

@@ -1,6 +1,10 @@
 """Library side of `recipes/train_teacher.py`."""
 
+import json
 import os
+import shutil
+import subprocess
+import time
 
 from absl import logging
 
@@ -42,6 +46,7 @@ def run(config, workdir=None):
         with strategy.scope():
             model = models.get(config.teacher_model, **spec)
             model.compile(**common.compile_args(config, steps, role="teacher"))
+        start = time.perf_counter()
         model.fit(
             train,
             validation_data=val,
@@ -51,5 +56,50 @@ def run(config, workdir=None):
             verbose=2,
         )
         common.save_model(model, path)
+        # Seconds of this invocation (a resumed run counts its last part only).
+        with open(os.path.join(run_dir, "train_seconds.json"), "w") as f:
+            json.dump({"seconds": round(time.perf_counter() - start)}, f)
     _, accuracy = model.evaluate(test, verbose=0)
-    return {"path": path, "test_accuracy": float(accuracy), "params": model.count_params()}
+    result = {"path": path, "test_accuracy": float(accuracy), "params": model.count_params()}
+    if config.ship_to:
+        result["shipped"] = ship(result, config, os.path.join(common.own_folder(workdir), "teacher_run"))
+    return result
+
+
+def ship(result, config, run_dir):
+    """Copies the teacher to `config.ship_to` with a JSON record beside it:
+    the command, commit, seed, test accuracy, training time and sha256."""
+    from tfkd.recipes import shipped
+
+    target = config.ship_to
+    os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+    shutil.copyfile(result["path"], target + ".tmp")
+    os.replace(target + ".tmp", target)
+    seconds = None
+    if os.path.exists(os.path.join(run_dir, "train_seconds.json")):
+        with open(os.path.join(run_dir, "train_seconds.json")) as f:
+            seconds = json.load(f)["seconds"]
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or None
+        )
+    except (OSError, subprocess.SubprocessError):
+        commit = None
+    record = {
+        "command": f"python recipes/train_teacher.py --workdir={config.workdir} --ship_to={target}",
+        "commit": commit,
+        "seed": config.seed,
+        "model": config.teacher_model,
+        "epochs": config.resolved_epochs("teacher"),
+        "test_accuracy": result["test_accuracy"],
+        "params": result["params"],
+        "train_seconds": seconds,
+        "machine": "2 CPU cores, no GPU",
+        "sha256": shipped.sha256(target),
+    }
+    with open(os.path.splitext(target)[0] + ".json", "w") as f:
+        json.dump(record, f, indent=2)
+    return target
