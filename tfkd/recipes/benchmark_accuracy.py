@@ -14,45 +14,51 @@ import keras
 import tensorflow as tf
 
 from tfkd import models
+from tfkd.recipes import common as distill_common
 from tfkd.recipes import distill, train_teacher
 from tfkd.recipes.config import Config
 
 TEACHER, SECOND_TEACHER = "cnn_teacher", "mlp_teacher"
 MULTI = "kd (2 teachers)"
-ROWS = ("scratch", "kd", "fitnet", "at", "rkd", "sp", "pkt", "kd+at", MULTI)
-# Methods whose teacher outputs (logits, penultimate features) are small
-# enough to cache for the whole training split.
-_CACHEABLE = {"kd", "rkd", "pkt"}
+# Rows: scratch with and without mixup (the better is the baseline), soft
+# labels, soft labels on mixup views (function matching, Beyer et al. 2022),
+# pure distillation (no hard labels), feature methods, two teachers.
+ROWS = ("scratch", "scratch+mixup", "kd", "kd+mixup", "kd pure", "fitnet", "at", "rkd", "sp", "pkt", "kd+at", MULTI)
+SCRATCH_ROWS = ("scratch", "scratch+mixup")
+# The reference students: builder, width and the augmentation that served
+# it best from scratch on the validation split (an MLP is not translation
+# invariant: random shifts cost it 2 points; the CNN gains from them).
+STUDENTS = {
+    "mlp": {"student": "mlp_small", "student_width": 128, "augment": False},
+    "cnn": {"student": "cnn_flat", "student_width": 0, "augment": True},
+}
+MIXUP = 0.2
 
 
 @dataclasses.dataclass
 class Settings:
-    """What the benchmark runs; every student run shares these except its
-    own loss weight (`tfkd.recipes.methods.TYPICAL_WEIGHT`)."""
+    """What the benchmark runs; every row of a student shares its schedule,
+    augmentation and epochs; distillation settings come from tune.py
+    (`recipes/results/tuned.json`, found on the validation split)."""
 
     workdir: str = "workdirs/benchmark_accuracy"
     seeds: tuple = (0, 1, 2)
-    students: tuple = ("cnn_small", "mlp_small")
-    rows: tuple = ROWS
-    teacher_epochs: int = 5
-    epochs: int = 5
+    students: tuple = ("mlp", "cnn")
+    rows: tuple = ("scratch", "scratch+mixup", "kd", "kd+mixup", "kd pure")
+    teacher: str = ""  # "" = the shipped teacher (saved_models/), else train one
+    teacher_epochs: int = 0  # 0 = train_teacher's default
+    second_teacher_epochs: int = 15
+    epochs: int = 20
+    views: int = 8  # cached teacher views for augmented rows
     batch_size: int = 128
-    learning_rate: float = 1e-3
-    # Chosen on the validation split (cnn_small, 4 epochs): among T=4 α=0.1
-    # (the demo's), T=4 α=0.5, T=2 α=0.5 and T=1 α=0.5, T=2 α=0.5 was best
-    # with T=1 (81.6% and 81.8% against 79.0% from scratch).
-    temperature: float = 2.0
-    alpha: float = 0.5
-    parity_precisions: tuple = ("mixed_float16", "mixed_bfloat16")
-    # float16 matmuls and convolutions are emulated on most CPUs (a
-    # cnn_teacher step takes ~20 s there), so parity uses dense models on a
-    # shortened schedule: `parity_epochs` over the first `parity_examples`.
+    parity_precisions: tuple = ()
     parity_teacher: str = "mlp_teacher"
     parity_student: str = "mlp_small"
     parity_epochs: int = 1
     parity_examples: int = 10000
-    curve_student: str = "mlp_small"
-    curve_widths: tuple = (2, 4, 8, 16, 32, 64, 96)
+    curve_student: str = "mlp"
+    curve_widths: tuple = (16, 32, 64, 128, 256)
+    curve_seeds: tuple = (0,)
     smoke: bool = False
 
     def validate(self):
@@ -62,16 +68,12 @@ class Settings:
             raise ValueError(f"Unknown row(s) {bad}; expected names from {list(ROWS)}.")
         if "scratch" not in self.rows:
             raise ValueError("The rows must include 'scratch': the gap closed is measured from it.")
-        bad = [
-            s
-            for s in (*self.students, self.curve_student, self.parity_teacher, self.parity_student)
-            if s not in models.NAMES
-        ]
+        bad = [s for s in (*self.students, self.curve_student) if s not in STUDENTS]
         if bad:
-            raise ValueError(f"Unknown student(s) {bad}; expected names from {list(models.NAMES)}.")
+            raise ValueError(f"Unknown student(s) {bad}; expected names from {list(STUDENTS)}.")
         if not self.seeds:
             raise ValueError("--seeds is empty; give at least one seed.")
-        for name in ("teacher_epochs", "epochs", "parity_epochs", "parity_examples", "batch_size"):
+        for name in ("epochs", "parity_epochs", "parity_examples", "batch_size", "views"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
         Config(workdir=self.workdir).validate()  # writable workdir
@@ -80,7 +82,8 @@ class Settings:
 
 def applicable(student, row):
     """Whether `row` can run on `student` (attention transfer needs conv maps)."""
-    return not ("at" in row.split("+") and "block1" not in models.TAPS.get(student, {}))
+    name = STUDENTS[student]["student"] if student in STUDENTS else student
+    return not ("at" in row.replace(" ", "+").split("+") and "block1" not in models.TAPS.get(name, {}))
 
 
 def _slug(row):
@@ -115,6 +118,7 @@ class Benchmark:
         self.s = settings.validate()
         self.print = print_fn
         self.results = []
+        self.teacher_path = None
 
     def config(self, seed, precision="float32", epochs=None, **kwargs):
         s = self.s
@@ -124,16 +128,13 @@ class Benchmark:
             precision=precision,
             epochs=epochs or s.epochs,
             batch_size=s.batch_size,
-            learning_rate=s.learning_rate,
-            temperature=s.temperature,
-            alpha=s.alpha,
             smoke=s.smoke,
             **kwargs,
         )
 
-    def teacher(self, model, precision="float32", epochs=None, examples=0):
-        epochs = epochs or self.s.teacher_epochs
-        config = self.config(0, precision, epochs, teacher_model=model, train_examples=examples)
+    def teacher(self, model, precision="float32", epochs=None, examples=0, **kwargs):
+        epochs = epochs or (self.s.teacher_epochs if model == TEACHER else self.s.second_teacher_epochs)
+        config = self.config(0, precision, epochs, teacher_model=model, train_examples=examples, **kwargs)
         folder = os.path.join(self.s.workdir, "teachers", f"{model}_{precision}_e{epochs}_n{examples}")
         start = time.perf_counter()
         result = train_teacher.run(config, folder)
@@ -141,28 +142,62 @@ class Benchmark:
         self._record("teacher", model, model, 0, precision, result, start, examples=examples)
         return result
 
-    def student(
-        self, student, row, seed, teachers, precision="float32", epochs=None, width=0, callbacks=(), examples=0
-    ):
-        method = "kd" if row == MULTI else row
-        first = teachers.get(TEACHER) or next(iter(teachers.values()))
-        paths = [first["path"]] + ([teachers[SECOND_TEACHER]["path"]] if row == MULTI else [])
-        config = self.config(
-            seed,
-            precision,
-            epochs,
-            student=student,
-            student_width=width,
-            method=method,
+    def main_teacher(self):
+        """The shipped teacher (evaluated here), or one trained with defaults."""
+        from tfkd.recipes import shipped
+
+        path = self.s.teacher or shipped.teacher_path()
+        if self.s.smoke or not os.path.exists(path):
+            result = self.teacher(TEACHER)
+        else:
+            start = time.perf_counter()
+            model = distill_common.load_model(path)
+            _, test, _ = distill_common.splits(self.config(0))
+            model.compile(**{k: v for k, v in distill_common.compile_args(self.config(0)).items() if k != "optimizer"})
+            result = {
+                "path": path,
+                "params": model.count_params(),
+                "test_accuracy": float(model.evaluate(test, verbose=0)[1]),
+            }
+            self._record("teacher", TEACHER, TEACHER, 0, "float32", result, start)
+        self.teacher_path = result["path"]
+        return result
+
+    def row_config(self, student, row, seed, teachers, width=None, precision="float32", epochs=None, examples=0):
+        from tfkd.recipes import shipped
+
+        spec = dict(STUDENTS[student])
+        if width is not None:
+            spec["student_width"] = width
+        mixup = MIXUP if row.endswith("+mixup") else 0.0
+        method = "scratch" if row in SCRATCH_ROWS else "kd" if row in ("kd+mixup", "kd pure", MULTI) else row
+        config = self.config(seed, precision, epochs, method=method, mixup=mixup, train_examples=examples, **spec)
+        if method != "scratch":
+            # Settings found on the validation split; rows with mixup tuned with it.
+            config = shipped.tuned(config, "kd_mixup" if mixup else method.split("+")[-1] if "+" in method else method)
+            if "+" in method:
+                config = shipped.tuned(config, "kd")
+        if row == "kd pure":
+            config = dataclasses.replace(config, alpha=0.0)
+        paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if row == MULTI else [])
+        augmented = config.augment or config.mixup
+        return dataclasses.replace(
+            config,
             teachers=tuple(paths) if row == MULTI else (),
-            teacher=paths[0] if row != "scratch" else "",
-            cache_teacher=set(method.split("+")) <= _CACHEABLE,
-            train_examples=examples,
+            teacher=paths[0] if method != "scratch" else "",
+            reference_teacher=teachers[TEACHER]["path"],
+            cache_teacher=method in ("kd",),
+            views=self.s.views if augmented else 1,
         )
-        folder = os.path.join(self.s.workdir, "runs", f"{precision}_e{config.epochs}_n{examples}", _slug(row))
+
+    def student(
+        self, student, row, seed, teachers, width=None, precision="float32", epochs=None, callbacks=(), examples=0
+    ):
+        config = self.row_config(student, row, seed, teachers, width, precision, epochs, examples)
+        folder = os.path.join(self.s.workdir, "runs", f"{precision}_e{config.epochs}_n{examples}", student, _slug(row))
         start = time.perf_counter()
         result = distill.run(config, folder, extra_callbacks=callbacks)
-        self._record("student", student, row, seed, precision, result, start, width, examples)
+        self._record("student", student, row, seed, precision, result, start, 0 if width is None else width, examples)
         return result
 
     def _seconds(self, key, start):
@@ -189,6 +224,8 @@ class Benchmark:
             "precision": precision,
             "params": result["params"],
             "test_accuracy": result["test_accuracy"],
+            "val_accuracy": result.get("val_accuracy", float("nan")),
+            "agreement": result.get("agreement", float("nan")),
             "seconds": self._seconds(key, start),
         }
         self.results.append(entry)
@@ -199,7 +236,9 @@ class Benchmark:
 
     # ------------------------------------------------------------- stages
     def table(self):
-        teachers = {m: self.teacher(m) for m in (TEACHER, SECOND_TEACHER)}
+        teachers = {TEACHER: self.main_teacher()}
+        if MULTI in self.s.rows:
+            teachers[SECOND_TEACHER] = self.teacher(SECOND_TEACHER, augment=False)
         for student in self.s.students:
             for row in self.s.rows:
                 if applicable(student, row):
@@ -218,10 +257,11 @@ class Benchmark:
                 if precision == "mixed_float16" and row == "kd":
                     callbacks = [LossScaleRecorder(os.path.join(s.workdir, "loss_scale.json"))]
                 result = self.student(
-                    s.parity_student,
+                    "mlp",
                     row,
                     0,
-                    {s.parity_teacher: teacher},
+                    {TEACHER: teacher},
+                    None,
                     precision,
                     s.parity_epochs,
                     callbacks=callbacks,
@@ -231,23 +271,37 @@ class Benchmark:
         return out
 
     def curve(self, teachers):
+        """Scratch and kd at each width; the reference width reuses the main
+        table's runs (all seeds)."""
         points = []
-        default = models.default_width(self.s.curve_student)
+        default = STUDENTS[self.s.curve_student]["student_width"]
         for width in self.s.curve_widths:
+            seeds = self.s.seeds if width == default else self.s.curve_seeds
             for row in ("scratch", "kd"):
-                # The default width is the main table's run (seed 0): reused.
-                result = self.student(self.s.curve_student, row, 0, teachers, width=0 if width == default else width)
-                points.append((row, result["params"], result["test_accuracy"]))
+                for seed in seeds:
+                    result = self.student(
+                        self.s.curve_student, row, seed, teachers, width=None if width == default else width
+                    )
+                    points.append((row, result["params"], result["test_accuracy"], seed))
         return points
 
 
+def _mean_std(values):
+    values = [v for v in values if v == v]  # NaN: not measured
+    if not values:
+        return float("nan"), 0.0
+    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
 def summarize(results, rows=ROWS):
-    """Mean ± std over seeds, parameters and the share of the teacher-scratch
-    gap closed, per (student, row), from float32 runs of the main schedule.
+    """Mean ± std over seeds per (student, row) from float32 runs of the main
+    schedule, with Δ and the share of the teacher–baseline gap closed, where
+    the baseline is the better scratch row (with or without mixup).
 
     Returns:
-        A list of dicts with student, row, params, mean, std, n, gap_closed,
-        delta (points over scratch).
+        A list of dicts with student, row, params, mean, std, n, agreement,
+        delta (points over the baseline), gap_closed and sigmas (Δ over the
+        pooled standard deviation of the row and the baseline).
     """
     main, seen = [], set()
     for r in results:  # a run reused by a later stage (the curve) counts once
@@ -263,21 +317,26 @@ def summarize(results, rows=ROWS):
         for r in main:
             if r["kind"] == "student" and r["model"] == student:
                 by_row.setdefault(r["row"], []).append(r)
-        scratch = statistics.mean(r["test_accuracy"] for r in by_row["scratch"])
+        stats = {row: _mean_std([r["test_accuracy"] for r in runs]) for row, runs in by_row.items()}
+        base_row = max((r for r in SCRATCH_ROWS if r in stats), key=lambda r: stats[r][0])
+        base, base_std = stats[base_row]
+        gap = teacher["test_accuracy"] - base
         for row in [r for r in rows if r in by_row]:
-            accs = [r["test_accuracy"] for r in by_row[row]]
-            mean = statistics.mean(accs)
-            gap = teacher["test_accuracy"] - scratch
+            mean, std = stats[row]
+            pooled = ((std**2 + base_std**2) / 2) ** 0.5
             out.append(
                 {
                     "student": student,
                     "row": row,
                     "params": by_row[row][0]["params"],
                     "mean": mean,
-                    "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                    "n": len(accs),
-                    "gap_closed": (mean - scratch) / gap if gap > 0 else float("nan"),
-                    "delta": 100 * (mean - scratch),
+                    "std": std,
+                    "n": len(by_row[row]),
+                    "baseline": row == base_row,
+                    "agreement": _mean_std([r.get("agreement", float("nan")) for r in by_row[row]])[0],
+                    "gap_closed": (mean - base) / gap if gap > 0 else float("nan"),
+                    "delta": 100 * (mean - base),
+                    "sigmas": (mean - base) / pooled if pooled else float("nan"),
                 }
             )
     return out
@@ -291,29 +350,34 @@ def format_table(summary, results, settings):
     ]
     seen, lines = set(), []
     lines.append(
-        f"Fashion-MNIST test accuracy (10,000 images), mean ± std over {len(settings.seeds)} seeds. "
-        f"Students: {settings.epochs} epochs, Adam {settings.learning_rate:g}, batch {settings.batch_size}, "
-        f"T = {settings.temperature:g}, hard-label weight α = {settings.alpha:g} (soft labels 1 − α); "
-        "feature losses at their typical weights (fitnet 1, at 1000, rkd 1, sp 3000, pkt 30000). "
-        f"Teachers: {settings.teacher_epochs} epochs, one run (seed 0); the seeds vary the student's "
-        "initialisation and data order. Gap closed = (method − scratch) / (teacher − scratch), with the "
-        f"{TEACHER} teacher."
+        f"Fashion-MNIST test accuracy (10,000 images), mean ± std over {len(settings.seeds)} seeds (the seeds vary "
+        f"the student's initialisation, data order and augmentation). Every row of a student: {settings.epochs} "
+        "epochs, Adam 2e-3 with 1 warm-up epoch and cosine decay, batch 128, the same augmentation (MLP: none; "
+        "CNN: 2-pixel shifts and flips); '+mixup' adds mixup (Beta(0.2, 0.2)) with the teacher on the same mixed "
+        f"images ({settings.views} cached views per example); temperature and hard-label weight from tune.py on "
+        "the validation split; 'kd pure' has no hard-label term. Δ and gap closed are against the better scratch "
+        "row (marked *); σ = Δ / pooled std. Agreement: top-1 agreement with the teacher on the test split."
     )
     lines += [
         "",
-        "| model | method | parameters | test accuracy | Δ vs scratch | gap closed |",
-        "|---|---|---:|---:|---:|---:|",
+        "| model | method | parameters | test accuracy | Δ vs scratch | σ | gap closed | agreement |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for t in teachers:
         if t["row"] not in seen:
             seen.add(t["row"])
-            lines.append(f"| {t['row']} | teacher | {t['params']:,} | {100 * t['test_accuracy']:.2f} |  |  |")
+            lines.append(f"| {t['row']} | teacher | {t['params']:,} | {100 * t['test_accuracy']:.2f} |  |  |  |  |")
     for r in summary:
         std = f" ± {100 * r['std']:.2f}" if r["n"] > 1 else ""
-        delta = "" if r["row"] == "scratch" else f"{r['delta']:+.2f}"
-        gap = "" if r["row"] == "scratch" else f"{100 * r['gap_closed']:.0f}%"
+        base = r["baseline"]
+        delta = "" if base else f"{r['delta']:+.2f}"
+        sigmas = "" if base or r["sigmas"] != r["sigmas"] else f"{r['sigmas']:+.1f}"
+        gap = "" if base else f"{100 * r['gap_closed']:.0f}%"
+        agree = "" if r["agreement"] != r["agreement"] else f"{100 * r['agreement']:.1f}%"
+        name = STUDENTS.get(r["student"], {}).get("student", r["student"])
         lines.append(
-            f"| {r['student']} | {r['row']} | {r['params']:,} | {100 * r['mean']:.2f}{std} | {delta} | {gap} |"
+            f"| {name} | {r['row']}{' *' if base else ''} | {r['params']:,} | {100 * r['mean']:.2f}{std} | "
+            f"{delta} | {sigmas} | {gap} | {agree} |"
         )
     return "\n".join(lines)
 
@@ -338,6 +402,23 @@ def format_parity(parity, settings):
     return "\n".join(lines)
 
 
+def format_curve(points):
+    """Scratch vs kd per student size (mean over the seeds run there)."""
+    by = {}
+    for row, params, acc, _ in points:
+        by.setdefault(params, {}).setdefault(row, []).append(acc)
+    lines = ["| parameters | seeds | scratch | kd | Δ |", "|---:|---:|---:|---:|---:|"]
+    for params in sorted(by):
+        sc, kd = by[params].get("scratch", []), by[params].get("kd", [])
+        if sc and kd:
+            d = 100 * (statistics.mean(kd) - statistics.mean(sc))
+            lines.append(
+                f"| {params:,} | {len(sc)} | {100 * statistics.mean(sc):.2f} | {100 * statistics.mean(kd):.2f} "
+                f"| {d:+.2f} |"
+            )
+    return "\n".join(lines)
+
+
 def _pyplot():
     try:
         import matplotlib
@@ -357,8 +438,12 @@ def plot_curve(points, teacher_accuracy, path):
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for row, style in (("scratch", "o--"), ("kd", "s-")):
-        xs = [p for r, p, _ in points if r == row]
-        ys = [100 * a for r, _, a in points if r == row]
+        by_size = {}
+        for r, p, a, _ in points:
+            if r == row:
+                by_size.setdefault(p, []).append(a)
+        xs = sorted(by_size)
+        ys = [100 * statistics.mean(by_size[x]) for x in xs]
         ax.plot(xs, ys, style, label=f"student, {row}")
     ax.axhline(100 * teacher_accuracy, color="k", lw=1, label="teacher")
     ax.set_xscale("log")
@@ -402,7 +487,16 @@ def rebuild_table(settings):
     Returns:
         The table's text.
     """
-    types = {"width": int, "examples": int, "seed": int, "params": int, "test_accuracy": float, "seconds": float}
+    types = {
+        "width": int,
+        "examples": int,
+        "seed": int,
+        "params": int,
+        "test_accuracy": float,
+        "seconds": float,
+        "val_accuracy": float,
+        "agreement": float,
+    }
     with open(os.path.join(settings.workdir, "results.csv")) as f:
         results = [{k: types.get(k, str)(v) for k, v in r.items()} for r in csv.DictReader(f)]
     table = format_table(summarize(results, settings.rows), results, settings)
@@ -472,6 +566,10 @@ def run(settings, print_fn=print):
     if curve:
         files["curve"] = os.path.join(workdir, "compression.png")
         plot_curve(curve, teachers[TEACHER]["test_accuracy"], files["curve"])
+        files["curve_table"] = os.path.join(workdir, "compression.md")
+        with open(files["curve_table"], "w") as f:
+            f.write(format_curve(curve) + "\n")
+        print_fn(format_curve(curve))
     info = {
         "commit": _commit(),
         "wall_seconds_this_invocation": round(time.perf_counter() - start),
