@@ -6,12 +6,18 @@ students, mixed-precision parity and the compression curve.
     # a rerun with the same workdir reuses finished runs and resumes the rest.
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import dataclasses
 
 from absl import app, flags, logging
 
-from tfkd.recipes import benchmark_accuracy
-from tfkd.recipes import flags as recipe_flags
+from recipes.lib import benchmark_accuracy
+from recipes.lib import flags as recipe_flags
 
 _HELP = {
     "rows": f"Methods, from {list(benchmark_accuracy.ROWS)}.",

@@ -8,9 +8,15 @@ latency, test accuracy and agreement with the float32 Keras model.
     # ~2 min for three models on 2 CPU cores; writes deploy.md and deploy.json.
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from absl import app, flags, logging
 
-from tfkd.recipes import benchmark_deploy
+from recipes.lib import benchmark_deploy
 
 flags.DEFINE_list("models", None, "name=path.keras pairs.", required=True)
 flags.DEFINE_string("workdir", "workdirs/benchmark_deploy", "Output folder.")
@@ -23,7 +29,7 @@ def main(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     threads = benchmark_deploy.single_thread()  # before TensorFlow starts
     logging.set_verbosity(logging.WARNING)
-    from tfkd.recipes.config import Config
+    from recipes.lib.config import Config
 
     models = {}
     for pair in flags.FLAGS.models:

@@ -4,9 +4,15 @@ python recipes/benchmark_speed.py --workdir=workdirs/benchmark_speed
 # about 15 min on 2 CPU cores; writes speed.md and speed.csv
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from absl import app, flags, logging
 
-from tfkd.recipes import benchmark_speed
+from recipes.lib import benchmark_speed
 
 flags.DEFINE_string("workdir", "workdirs/benchmark_speed", "Where speed.md and speed.csv go.")
 flags.DEFINE_list("pairs", ["small", "wide"], f"Model pairs, from {list(benchmark_speed.PAIRS)}.")

@@ -5,9 +5,15 @@ student, SavedModel export and a comparison table, on Fashion-MNIST.
     # ~8 min on 2 CPU cores on a fresh workdir; reruns reuse finished runs.
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from absl import app, flags, logging
 
-from tfkd.recipes import demo
+from recipes.lib import demo
 
 flags.DEFINE_string("workdir", "workdirs/demo", "Runs, checkpoints and logs.")
 flags.DEFINE_string("export_dir", "saved_models/fashion_mnist_cnn_small_kd", "The distilled student's SavedModel.")

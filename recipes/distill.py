@@ -5,10 +5,16 @@
     # ~2 min on 2 CPU cores. --method: kd, fitnet, at, rkd, sp, pkt, scratch, kd+at, ...
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from absl import app, logging
 
-from tfkd.recipes import distill
-from tfkd.recipes import flags as recipe_flags
+from recipes.lib import distill
+from recipes.lib import flags as recipe_flags
 
 recipe_flags.define_config_flags()
 

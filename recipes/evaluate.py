@@ -3,10 +3,16 @@
 python recipes/evaluate.py --model=saved_models/fashion_mnist_cnn_small_kd
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from absl import app, flags, logging
 
-from tfkd.recipes import evaluate
-from tfkd.recipes import flags as recipe_flags
+from recipes.lib import evaluate
+from recipes.lib import flags as recipe_flags
 
 flags.DEFINE_string("model", None, "A .keras file or a SavedModel folder.", required=True)
 recipe_flags.define_config_flags()

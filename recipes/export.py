@@ -8,10 +8,16 @@
     # (refused if accuracy drops by more than --max_accuracy_drop points).
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from absl import app, flags, logging
 
-from tfkd.recipes import export
-from tfkd.recipes import flags as recipe_flags
+from recipes.lib import export
+from recipes.lib import flags as recipe_flags
 
 flags.DEFINE_string("model", None, "The student .keras file.", required=True)
 flags.DEFINE_enum(

@@ -4,10 +4,16 @@ python recipes/train_teacher.py --workdir=workdirs/fmnist --epochs=3
 # ~3 min on 2 CPU cores; ~92% test accuracy on Fashion-MNIST.
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from absl import app, logging
 
-from tfkd.recipes import flags as recipe_flags
-from tfkd.recipes import train_teacher
+from recipes.lib import flags as recipe_flags
+from recipes.lib import train_teacher
 
 recipe_flags.define_config_flags()
 

@@ -8,10 +8,16 @@
     # merged into recipes/results/tuned.json, which the benchmark reads.
 """
 
+import os
+import sys
+
+if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 from absl import app, flags, logging
 
-from tfkd.recipes import flags as recipe_flags
-from tfkd.recipes import tune
+from recipes.lib import flags as recipe_flags
+from recipes.lib import tune
 
 flags.DEFINE_list("tune_methods", ["kd"], "Methods to tune: kd, kd_mixup, fitnet, at, rkd, sp, pkt.")
 flags.DEFINE_integer("max_trials", 12, "Trials per method.")

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tfkd.recipes import benchmark_accuracy, benchmark_speed
+from recipes.lib import benchmark_accuracy, benchmark_speed
 
 pytestmark = pytest.mark.slow
 

@@ -7,11 +7,11 @@ import h5py
 import keras
 import numpy as np
 import pytest
-from tfkd.recipes.checkpoint import AtomicBackupAndRestore
 
 import tfkd
 from tests.conftest import sparse_ce, tiny_data, tiny_student
 from tfkd import models
+from tfkd.callbacks import AtomicBackupAndRestore
 
 
 def _distiller(teacher_width=8):

@@ -92,8 +92,8 @@ def test_distill_recipe_on_two_workers(tmp_path):
     """`recipes/distill.py --strategy=multiworker`, launched as in the README."""
     import keras
 
+    from recipes.lib import common
     from tfkd import models
-    from tfkd.recipes import common
 
     teacher = common.save_model(models.get("cnn_teacher", width=8), str(tmp_path / "teacher.keras"))
     ports = _free_ports(2)

@@ -10,8 +10,8 @@ import time
 
 import keras
 
-from tfkd.recipes import distill
-from tfkd.recipes.config import Config
+from recipes.lib import distill
+from recipes.lib.config import Config
 
 
 class Pause(keras.callbacks.Callback):

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from recipes.lib import common
 from tfkd import models
-from tfkd.recipes import common
 
 pytestmark = pytest.mark.slow
 

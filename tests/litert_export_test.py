@@ -88,7 +88,7 @@ def test_a_failed_check_writes_nothing_and_keeps_the_old_file(trained, tmp_path)
 
 
 def test_the_evaluate_recipe_reads_a_tflite_file(trained, tmp_path):
-    from tfkd.recipes import evaluate
+    from recipes.lib import evaluate
 
     model, train, val = trained
     path = tfkd.export_student(model, str(tmp_path / "m.tflite"), format="litert")

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 import tfkd
+from recipes.lib.config import Config
+from recipes.lib.methods import build_losses
 from tests.conftest import sparse_ce, tiny_dataset, tiny_student, tiny_teacher
-from tfkd.recipes.config import Config
-from tfkd.recipes.methods import build_losses
 
 METHOD_LOSSES = [
     lambda: tfkd.losses.SoftLabels(4.0),

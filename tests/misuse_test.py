@@ -10,10 +10,10 @@ import pytest
 import tensorflow as tf
 
 import tfkd
+from recipes.lib import benchmark_accuracy, benchmark_speed, distill
+from recipes.lib.config import Config
 from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
 from tfkd.callbacks import AtomicBackupAndRestore
-from tfkd.recipes import benchmark_accuracy, benchmark_speed, distill
-from tfkd.recipes.config import Config
 
 L = tfkd.losses
 

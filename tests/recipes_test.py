@@ -8,8 +8,8 @@ import sys
 import keras
 import pytest
 
-from tfkd.recipes import demo, distill, evaluate, train_teacher
-from tfkd.recipes.config import Config
+from recipes.lib import demo, distill, evaluate, train_teacher
+from recipes.lib.config import Config
 
 pytestmark = pytest.mark.slow
 

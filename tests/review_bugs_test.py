@@ -85,8 +85,8 @@ def test_random_augmentation_layers_in_a_student_are_warned_about():
 
 
 def test_rerunning_the_distill_recipe_with_an_export_reports_it(tmp_path):
-    from tfkd.recipes import distill
-    from tfkd.recipes.config import Config
+    from recipes.lib import distill
+    from recipes.lib.config import Config
 
     export = str(tmp_path / "export")
     config = dict(workdir=str(tmp_path / "w"), method="scratch", student="mlp_small", smoke=True, export_dir=export)

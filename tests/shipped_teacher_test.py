@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from recipes.lib import common, shipped
 from tfkd import data
-from tfkd.recipes import common, shipped
 
 
 def test_the_shipped_teacher_matches_its_record():

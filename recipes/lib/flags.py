@@ -4,7 +4,7 @@ import dataclasses
 
 from absl import app, flags
 
-from tfkd.recipes.config import Config
+from recipes.lib.config import Config
 
 _HELP = {
     "dataset": "fashion_mnist (default), mnist, cifar10, cifar100 or digits.",

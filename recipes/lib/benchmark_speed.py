@@ -10,11 +10,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recipes.lib import measure
 from tfkd import data as data_lib
 from tfkd import losses, models
 from tfkd.cache import cache_teacher_outputs
 from tfkd.distiller import Distiller
-from tfkd.recipes import measure
 
 TEMPERATURE, ALPHA = 4.0, 0.1
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfkd.recipes import common
+from recipes.lib import common
 
 
 def _predictor(model_path):
@@ -44,7 +44,7 @@ def run(config, model_path):
     LiteRT `.tflite` file.
 
     Args:
-        config: a `tfkd.recipes.config.Config` (dataset, batch size, smoke).
+        config: a `recipes.lib.config.Config` (dataset, batch size, smoke).
         model_path: a `.keras` file, a SavedModel folder or a `.tflite` file.
 
     Returns:

@@ -13,10 +13,10 @@ import time
 import keras
 import tensorflow as tf
 
+from recipes.lib import common as distill_common
+from recipes.lib import distill, train_teacher
+from recipes.lib.config import Config
 from tfkd import models
-from tfkd.recipes import common as distill_common
-from tfkd.recipes import distill, train_teacher
-from tfkd.recipes.config import Config
 
 TEACHER, SECOND_TEACHER = "cnn_teacher", "mlp_teacher"
 MULTI = "kd (2 teachers)"
@@ -144,7 +144,7 @@ class Benchmark:
 
     def main_teacher(self):
         """The shipped teacher (evaluated here), or one trained with defaults."""
-        from tfkd.recipes import shipped
+        from recipes.lib import shipped
 
         path = self.s.teacher or shipped.teacher_path()
         if self.s.smoke or not os.path.exists(path):
@@ -164,7 +164,7 @@ class Benchmark:
         return result
 
     def row_config(self, student, row, seed, teachers, width=None, precision="float32", epochs=None, examples=0):
-        from tfkd.recipes import shipped
+        from recipes.lib import shipped
 
         spec = dict(STUDENTS[student])
         if width is not None:

@@ -7,11 +7,11 @@ import os
 
 import keras
 
+from recipes.lib import common
+from recipes.lib.config import Config
+from recipes.lib.methods import TYPICAL_WEIGHT, build_losses
 from tfkd import models
 from tfkd.distiller import Distiller
-from tfkd.recipes import common
-from tfkd.recipes.config import Config
-from tfkd.recipes.methods import TYPICAL_WEIGHT, build_losses
 
 # The grid for soft labels: temperature × hard-label weight (alpha = 0 is
 # pure distillation, big_vision's setting; 0.1 is Hinton's).
@@ -105,7 +105,7 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output=""):
     trials, so a rerun continues the search.
 
     Args:
-        config: a `tfkd.recipes.config.Config` (`teacher`, `student`,
+        config: a `recipes.lib.config.Config` (`teacher`, `student`,
             `student_width`, schedule, augmentation, cache settings).
         methods: method names (`kd`, `kd_mixup`, `fitnet`, `at`, `rkd`,
             `sp`, `pkt`).

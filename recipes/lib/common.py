@@ -9,9 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recipes.lib.config import FLIP_SAFE
 from tfkd import data as data_lib
 from tfkd.callbacks import AtomicBackupAndRestore
-from tfkd.recipes.config import FLIP_SAFE
 from tfkd.view_cache import cache_teacher_views
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256

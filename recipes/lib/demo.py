@@ -4,8 +4,8 @@ import dataclasses
 import json
 import os
 
-from tfkd.recipes import common, distill, shipped, train_teacher
-from tfkd.recipes.config import Config
+from recipes.lib import common, distill, shipped, train_teacher
+from recipes.lib.config import Config
 
 # The demo's student and settings: the reference MLP student, trained the
 # same way from scratch and with soft labels (settings from tune.py on the
@@ -71,7 +71,7 @@ def run(
         )
     if os.path.exists(export_dir):
         print_fn(f"Replacing the previous demo export {export_dir}.")
-    from tfkd.recipes import export
+    from recipes.lib import export
 
     path = export.run(
         dataclasses.replace(base, export_dir=export_dir, overwrite=True),
@@ -82,7 +82,7 @@ def run(
     )
     with open(os.path.splitext(path)[0] + ".json") as f:
         report = json.load(f)
-    from tfkd.recipes.evaluate import accuracy_of
+    from recipes.lib.evaluate import accuracy_of
 
     arrays = common.split_arrays(base)
     x, y = arrays["test"]

@@ -6,10 +6,10 @@ import os
 
 import keras
 
+from recipes.lib import common
+from recipes.lib.methods import build_losses
 from tfkd import models
 from tfkd.distiller import Distiller
-from tfkd.recipes import common
-from tfkd.recipes.methods import build_losses
 
 
 def run_name(config):
@@ -26,7 +26,7 @@ def run(config, workdir=None, extra_callbacks=()):
     finished run is not retrained.
 
     Args:
-        config: a `tfkd.recipes.config.Config`.
+        config: a `recipes.lib.config.Config`.
         workdir: output folder. Defaults to `config.workdir`.
         extra_callbacks: more Keras callbacks for `fit`.
 

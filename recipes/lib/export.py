@@ -2,8 +2,8 @@
 
 import numpy as np
 
+from recipes.lib import common
 from tfkd.export import export_student
-from tfkd.recipes import common
 
 CALIBRATION_EXAMPLES = 500
 
@@ -21,7 +21,7 @@ def run(
     500 training examples and checked on the validation split.
 
     Args:
-        config: a `tfkd.recipes.config.Config` (dataset, export_dir,
+        config: a `recipes.lib.config.Config` (dataset, export_dir,
             overwrite, smoke).
         model_path: the student's `.keras` file.
         format, quantize, compute_dtype, int8_io, max_accuracy_drop: as in

@@ -5,9 +5,9 @@ import hashlib
 import json
 import os
 
-from tfkd.recipes.tune import tuned_config
+from recipes.lib.tune import tuned_config
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 TEACHER = os.path.join(ROOT, "saved_models", "fashion_mnist_cnn_teacher.keras")
 TUNED = os.path.join(ROOT, "recipes", "results", "tuned.json")
 

@@ -47,7 +47,7 @@ def build_losses(config, teacher_names, student_name):
     """The distillation losses for `config.method` (e.g. "kd+at").
 
     Args:
-        config: a `tfkd.recipes.config.Config`.
+        config: a `recipes.lib.config.Config`.
         teacher_names: model names of the teachers (the first is used for
             feature methods; with several teachers, paths get its prefix).
         student_name: the student's builder name.

@@ -10,10 +10,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from recipes.lib import common
+from recipes.lib.export import CALIBRATION_EXAMPLES
 from tfkd.export import export_student
 from tfkd.litert_model import LiteRTModel
-from tfkd.recipes import common
-from tfkd.recipes.export import CALIBRATION_EXAMPLES
 
 FORMATS = (
     ("SavedModel", "saved_model", None),
@@ -71,7 +71,7 @@ def run(config, models, workdir, repeats=200, print_fn=print):
     """Exports each model in every format and measures it.
 
     Args:
-        config: a `tfkd.recipes.config.Config` (dataset, smoke).
+        config: a `recipes.lib.config.Config` (dataset, smoke).
         models: `{row name: path to a .keras model}`.
         workdir: where the exports, `deploy.md` and `deploy.json` go.
         repeats: timed batch-1 calls per export (after 20 warm-up calls).

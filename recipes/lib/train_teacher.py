@@ -8,8 +8,8 @@ import time
 
 from absl import logging
 
+from recipes.lib import common
 from tfkd import models
-from tfkd.recipes import common
 
 
 def run(config, workdir=None):
@@ -18,7 +18,7 @@ def run(config, workdir=None):
     Training resumes from the last epoch when rerun with the same workdir.
 
     Args:
-        config: a `tfkd.recipes.config.Config` (`teacher_model`, data, ...).
+        config: a `recipes.lib.config.Config` (`teacher_model`, data, ...).
         workdir: output folder. Defaults to `config.workdir`.
 
     Returns:
@@ -69,7 +69,7 @@ def run(config, workdir=None):
 def ship(result, config, run_dir):
     """Copies the teacher to `config.ship_to` with a JSON record beside it:
     the command, commit, seed, test accuracy, training time and sha256."""
-    from tfkd.recipes import shipped
+    from recipes.lib import shipped
 
     target = config.ship_to
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)

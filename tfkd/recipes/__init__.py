@@ -1,1 +1,0 @@
-"""Library side of the absl-flag scripts in `recipes/`: one `run` each."""
