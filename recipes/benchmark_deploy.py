@@ -18,7 +18,13 @@ from absl import app, flags, logging
 
 from recipes.lib import benchmark_deploy
 
-flags.DEFINE_list("models", None, "name=path.keras pairs.", required=True)
+flags.DEFINE_list(
+    "models",
+    [],
+    "name=path.keras pairs (default: the shipped teacher and the accuracy "
+    "benchmark's scratch and kd students, seed 0).",
+)
+flags.DEFINE_string("benchmark_workdir", "workdirs/benchmark_accuracy", "Where the default students come from.")
 flags.DEFINE_string("workdir", "workdirs/benchmark_deploy", "Output folder.")
 flags.DEFINE_integer("repeats", 200, "Timed batch-1 calls per export.")
 flags.DEFINE_bool("smoke", False, "A small test split (tests).")
@@ -31,7 +37,7 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     from recipes.lib.config import Config
 
-    models = {}
+    models = {} if flags.FLAGS.models else benchmark_deploy.default_models(flags.FLAGS.benchmark_workdir)
     for pair in flags.FLAGS.models:
         name, _, path = pair.partition("=")
         if not name or not path:

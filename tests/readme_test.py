@@ -1,4 +1,5 @@
-"""The README's usage example runs as written."""
+"""The README's code runs as written: the usage example, then the custom loss
+section in the same session (it reuses the usage example's names)."""
 
 import os
 import re
@@ -6,14 +7,21 @@ import re
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_readme_usage_example_runs(tmp_path, monkeypatch):
+def _block(text, heading):
+    section = text.split(f"## {heading}", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def test_readme_usage_and_custom_loss_run(tmp_path, monkeypatch):
     text = open(os.path.join(ROOT, "README.md")).read()
-    usage = text.split("## Usage", 1)[1]
-    code = re.search(r"```python\n(.*?)```", usage, re.S).group(1)
     monkeypatch.chdir(tmp_path)  # its export goes under tmp_path/saved_models
     namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(_block(text, "Usage"), "README.md", "exec"), namespace)
     history = namespace["history"].history
     assert len(history["loss"]) == 2 and "val_accuracy" in history
     assert os.path.exists(tmp_path / "saved_models" / "readme_student" / "saved_model.pb")
     assert namespace["distiller"].student is namespace["student"]
+    exec(compile(_block(text, "Writing your own loss"), "README.md", "exec"), namespace)
+    custom = namespace["custom"]
+    assert int(custom.optimizer.iterations.numpy()) > 0
+    assert type(custom.distillation_losses[0]).__name__ == "LogitMSE"

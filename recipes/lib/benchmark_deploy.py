@@ -24,6 +24,22 @@ FORMATS = (
 )
 
 
+def default_models(benchmark_workdir="workdirs/benchmark_accuracy", seed=0):
+    """The shipped teacher and, from the accuracy benchmark's workdir, each
+    reference student trained from scratch and by kd (seed 0)."""
+    from recipes.lib import shipped
+    from recipes.lib.benchmark_accuracy import STUDENTS
+
+    found = {"teacher": shipped.teacher_path()}
+    root = os.path.join(benchmark_workdir, "runs")
+    for folder, _, files in sorted(os.walk(root)):
+        parts = os.path.relpath(folder, root).split(os.sep)
+        if "student.keras" in files and len(parts) == 4 and parts[1] in STUDENTS and parts[2] in ("scratch", "kd"):
+            if parts[3].endswith(f"_s{seed}") and parts[0].endswith("_n0"):
+                found[f"{parts[1]}_{parts[2]}"] = os.path.join(folder, "student.keras")
+    return found
+
+
 def single_thread():
     """Pins TensorFlow to one thread (only possible before it starts);
     returns whether it worked."""
