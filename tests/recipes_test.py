@@ -97,8 +97,15 @@ def test_script_rejects_bad_flag_in_one_line(tmp_path):
 
 def test_demo_smoke(tmp_path):
     lines = []
-    rows = demo.run(str(tmp_path / "work"), smoke=True, export_dir=str(tmp_path / "export"), print_fn=lines.append)
-    assert [r["model"] for r in rows] == ["teacher", "student (scratch)", "student (kd + hint)"]
-    assert rows[0]["params"] >= 10 * rows[1]["params"]
-    assert "| model | parameters | test accuracy |" in lines[0]
-    assert os.path.exists(tmp_path / "export" / "saved_model.pb")
+    export = str(tmp_path / "demo_int8.tflite")
+    rows = demo.run(str(tmp_path / "work"), smoke=True, export_dir=export, epochs=1, print_fn=lines.append)
+    assert [r["model"] for r in rows] == [
+        "teacher (cnn_teacher)",
+        "student, from scratch",
+        "student, distilled (kd)",
+        "student, distilled, int8 LiteRT",
+    ]
+    assert rows[1]["params"] == rows[2]["params"] == rows[3]["params"]
+    assert any("| model | parameters | test accuracy | agreement with teacher |" in line for line in lines)
+    assert os.path.exists(export) and os.path.exists(export.replace(".tflite", ".json"))
+    assert lines[-1].startswith("Distillation: ")
