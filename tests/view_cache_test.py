@@ -136,3 +136,16 @@ def test_feature_taps_are_cached_and_sized():
     assert inputs["tfkd_teacher"][0]["t_block2"].shape == (8, 4, 4, 24)
     _, features = tfkd.view_cache.cache_size(d, 16, views=2)
     assert features == 16 * 2 * 4 * 4 * 24 * 4
+
+
+def test_two_teachers_are_cached_and_replayed():
+    x, y = tiny_data(16)
+    teachers = [tiny_teacher(name="a"), tiny_teacher(name="b")]
+    d = tfkd.Distiller(teachers, tiny_student(), losses=[L.SoftLabels(2.0)], student_loss_weight=0.5)
+    d.compile(keras.optimizers.SGD(0.05), loss=sparse_ce())
+    ds, steps = tfkd.cache_teacher_views(d, (x, y), 8, augment=tfkd.data.Augment(shift=1), views=2, verbose=0)
+    inputs, _ = next(iter(ds))
+    live = d.teacher_outputs(inputs["tfkd_inputs"])
+    for i in range(2):
+        np.testing.assert_allclose(inputs["tfkd_teacher"][i][LOGITS], live[i][LOGITS], atol=1e-5)
+    d.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
