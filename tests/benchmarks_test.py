@@ -23,8 +23,13 @@ def test_speed_benchmark_smoke(tmp_path):
         "tfkd kd + 2 hints",
         "tfkd kd, jit_compile",
         "tfkd kd, cached teacher outputs",
+        "student only, augmented (student.fit)",
+        "tfkd kd online, augmented",
+        "tfkd kd, cached views (K=8, top-5)",
         "keras.distillation kd",
     ]
+    views = next(r for r in rows if r["row"].startswith("tfkd kd, cached views"))
+    assert views["cache_fill_s"] > 0 and views["cache_mib"] > 0 and views["break_even_epochs"] > 0
     for r in rows:
         assert r["examples_per_s"] > 0 and r["peak_rss_mb"] > 0
         assert (r["ratio"] is None) == (r["reference"] == "")
