@@ -174,9 +174,9 @@ class Benchmark:
         config = self.config(seed, precision, epochs, method=method, mixup=mixup, train_examples=examples, **spec)
         if method != "scratch":
             # Settings found on the validation split; rows with mixup tuned with it.
-            config = shipped.tuned(config, "kd_mixup" if mixup else method.split("+")[-1] if "+" in method else method)
-            if "+" in method:
-                config = shipped.tuned(config, "kd")
+            # Settings of the row's own search where there is one (kd_mixup for
+            # function matching), else those found for plain kd.
+            config = shipped.tuned(shipped.tuned(config, "kd"), "kd_mixup" if mixup else method.split("+")[-1])
         if row == "kd pure":
             config = dataclasses.replace(config, alpha=0.0)
         paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if row == MULTI else [])
