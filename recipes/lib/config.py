@@ -31,8 +31,8 @@ class Config:
     student: str = "cnn_small"
     student_width: int = 0  # 0: the builder's default width
     method: str = "kd"  # e.g. "kd", "fitnet", "kd+at"
-    temperature: float = 4.0
-    alpha: float = 0.1  # weight of the hard-label loss
+    temperature: float = 2.0  # found by tune.py on the validation split (recipes/results/tuned.json)
+    alpha: float = 0.5  # weight of the hard-label loss (soft labels: 1 - alpha); found by tune.py
     hints: tuple = ()  # "teacher_layer:student_layer" pairs for fitnet
     feature_weight: float = -1.0  # < 0: the method's typical weight
     precision: str = ""  # "" = mixed_float16 on a GPU, float32 on a CPU
