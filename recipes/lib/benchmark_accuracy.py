@@ -116,6 +116,7 @@ class Benchmark:
 
     def __init__(self, settings, print_fn=print):
         self.s = settings.validate()
+        os.makedirs(self.s.workdir, exist_ok=True)
         self.print = print_fn
         self.results = []
         self.teacher_path = None
