@@ -107,6 +107,42 @@ def _corrupt_teacher(ctx, tmp):
 
 
 T, S = tiny_teacher, tiny_student
+
+
+def _views(ctx, examples=None, **kwargs):
+    x, y = tiny_data(16)
+    kwargs.setdefault("augment", tfkd.data.Augment(shift=1))
+    tfkd.cache_teacher_views(_distiller(ctx), (x, y) if examples is None else examples, 8, verbose=0, **kwargs)
+
+
+def _random_augment(images, labels, seeds, pool=None):
+    return images + tf.random.normal(tf.shape(images)), labels  # not a function of the seeds
+
+
+def _big_feature_cache(ctx):
+    import tfkd.view_cache as vc
+
+    old, vc.MAX_FEATURE_CACHE_BYTES = vc.MAX_FEATURE_CACHE_BYTES, 1000
+    try:
+        d = _distiller(ctx, losses=[L.FeatureHint("t_block1", "s_block1")])
+        x, y = tiny_data(16)
+        tfkd.cache_teacher_views(d, (x, y), 8, augment=tfkd.data.Augment(shift=1), views=4, verbose=0)
+    finally:
+        vc.MAX_FEATURE_CACHE_BYTES = old
+
+
+def _mixup_with_sparse_loss(ctx):
+    x, y = tiny_data(16)
+    ds, steps = tfkd.data.seeded_epochs((x, y), 8, augment=tfkd.data.Augment(mixup=0.2, num_classes=10))
+    _distiller(ctx).fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+
+
+def _litert(tmp, **kwargs):
+    student = tiny_student()
+    kwargs.setdefault("format", "litert")
+    return tfkd.export_student(student, str(tmp / kwargs.pop("name", "s.tflite")), **kwargs)
+
+
 CASES = {
     # Layer names.
     "unknown teacher layer": (
@@ -242,6 +278,61 @@ CASES = {
         ValueError,
         "different inputs on two passes.*stateless",
     ),
+    # Teacher cache over augmented views (before any teacher pass).
+    "views < 1": (lambda c, t: _views(c, views=0), ValueError, "`views` must be an integer >= 1, got 0"),
+    "view-cache top_k of 0": (lambda c, t: _views(c, top_k=0), ValueError, "`top_k` must be a positive integer"),
+    "augment that is not an Augment": (
+        lambda c, t: _views(c, augment="flip"),
+        ValueError,
+        "must be a tfkd.data.Augment",
+    ),
+    "augment that is not deterministic": (
+        lambda c, t: _views(c, augment=_random_augment),
+        ValueError,
+        "different results for the same seeds",
+    ),
+    "view-cache examples of unequal length": (
+        lambda c, t: _views(c, examples=(tiny_data(16)[0], tiny_data(8)[1])),
+        ValueError,
+        "one common, non-zero length",
+    ),
+    "views without augmentation": (lambda c, t: _views(c, augment=None, views=3), ValueError, "identical copies"),
+    "feature cache over the size limit": (lambda c, t: _big_feature_cache(c), ValueError, "GiB .*logits-only losses"),
+    "mixup labels with a sparse loss": (
+        lambda c, t: _mixup_with_sparse_loss(c),
+        ValueError,
+        "SparseCategoricalCrossentropy.*CategoricalCrossentropy",
+    ),
+    # LiteRT export (before any conversion).
+    "int8 without representative data": (
+        lambda c, t: _litert(t, quantize="int8"),
+        ValueError,
+        "needs `representative_data`",
+    ),
+    "representative data of the wrong shape": (
+        lambda c, t: _litert(t, quantize="int8", representative_data=np.zeros((60, 9, 9, 1), "float32")),
+        ValueError,
+        r"shape \(9, 9, 1\).*\(8, 8, 1\)",
+    ),
+    "8-bit representative data": (
+        lambda c, t: _litert(t, quantize="int8", representative_data=np.zeros((60, 8, 8, 1), "uint8")),
+        ValueError,
+        "float images.*to_float",
+    ),
+    "too few representative examples": (
+        lambda c, t: _litert(t, quantize="int8", representative_data=np.zeros((10, 8, 8, 1), "float32")),
+        ValueError,
+        "has 10 examples.*at least 50",
+    ),
+    "quantize with a SavedModel": (
+        lambda c, t: _litert(t, format="saved_model", quantize="int8", name="sm"),
+        ValueError,
+        "needs format='litert'",
+    ),
+    "unknown export format": (lambda c, t: _litert(t, format="onnx"), ValueError, "`format` must be one of"),
+    "unknown quantization": (lambda c, t: _litert(t, quantize="int4"), ValueError, "`quantize` must be one of"),
+    "LiteRT path without .tflite": (lambda c, t: _litert(t, name="student.bin"), ValueError, "ending in '.tflite'"),
+    "int8_io without int8": (lambda c, t: _litert(t, int8_io=True), ValueError, "int8_io=True needs quantize='int8'"),
     # Export and checkpoints.
     "export into a non-empty folder": (_export_twice, FileExistsError, "never overwrites.*overwrite=True"),
     "export of an unbuilt model": (

@@ -22,13 +22,14 @@ def _first_batch(x, y, batch_size):
     return None
 
 
-def check_first_batch(student, needs_labels, x, y=None, batch_size=None):
+def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=None):
     """Checks the first batch of `fit` data against the student.
 
     Args:
         student: the student `keras.Model`.
         needs_labels: whether the hard-label loss is on.
         x, y, batch_size: as given to `fit`.
+        loss: the compiled hard-label loss, if any.
 
     Raises:
         ValueError: for inputs of the wrong shape or dtype, missing labels,
@@ -67,6 +68,12 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None):
         return
     classes = student.outputs[0].shape[-1] if getattr(student, "outputs", None) else None
     labels = np.asarray(tf.nest.flatten(labels)[0])
+    sparse = isinstance(loss, keras.losses.SparseCategoricalCrossentropy) or loss == "sparse_categorical_crossentropy"
+    if sparse and labels.ndim == 2 and np.issubdtype(labels.dtype, np.floating):
+        raise ValueError(
+            f"The labels are float vectors of shape {labels.shape} (one-hot or mixed, as mixup makes them), but the "
+            "hard-label loss is SparseCategoricalCrossentropy, which takes class indices. Fix: compile with "
+            "keras.losses.CategoricalCrossentropy(from_logits=True) (the recipes switch to it with --mixup).")
     if classes and np.issubdtype(labels.dtype, np.integer) and labels.size:
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= classes:

@@ -1,6 +1,5 @@
 """The Distiller: trains a student on hard labels plus distillation terms."""
 
-import math
 import warnings
 
 import keras
@@ -12,6 +11,7 @@ from tfkd.batch_check import CACHED_INPUTS, check_first_batch
 from tfkd.nonfinite import STOP_AFTER_SKIPS, NonFiniteGuard, NonFiniteWarner
 from tfkd.tap_plan import TapPlan
 from tfkd.taps import LOGITS, OUTPUT
+from tfkd.validation import finite_number
 
 # Key of a dataset element's inputs that carries cached teacher outputs.
 CACHED_TEACHER = "tfkd_teacher"
@@ -88,20 +88,13 @@ def _check_inputs(teachers, student):
             )
 
 
-def _number(value, name):
-    """A finite float >= 0 (bools refused), or a one-line ValueError."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"`{name}` must be a finite number >= 0, got {value!r}.")
-    return float(value)
-
-
 def _check_teacher_weights(weights, n):
     if weights is None:
         return None
     weights = list(weights)
     if len(weights) != n:
         raise ValueError(f"`teacher_weights` has {len(weights)} entries for {n} teachers.")
-    weights = [_number(w, f"teacher_weights[{i}]") for i, w in enumerate(weights)]
+    weights = [finite_number(w, f"teacher_weights[{i}]") for i, w in enumerate(weights)]
     if sum(weights) <= 0:
         raise ValueError("`teacher_weights` must not all be zero.")
     return weights
@@ -222,7 +215,7 @@ class Distiller(keras.Model):
         if isinstance(losses, (losses_lib.DistillationLoss, str)):
             losses = [losses]
         losses = [losses_lib.get(loss) for loss in losses]
-        self.student_loss_weight = _number(student_loss_weight, "student_loss_weight")
+        self.student_loss_weight = finite_number(student_loss_weight, "student_loss_weight")
         _check_losses(losses, self.student_loss_weight)
         _check_inputs(teachers, student)
         self.teacher_weights = _check_teacher_weights(teacher_weights, len(teachers))
@@ -344,7 +337,7 @@ class Distiller(keras.Model):
                     "adapters and optimizer; reload with load_weights), use "
                     "tfkd.callbacks.AtomicBackupAndRestore to resume, or tfkd.export_student for the student."
                 )
-        check_first_batch(self.student, self.student_loss_weight > 0, x, y, batch_size)
+        check_first_batch(self.student, self.student_loss_weight > 0, x, y, batch_size, self.loss)
         callbacks = list(callbacks or []) + [NonFiniteWarner(self._frozen.guard)]
         return super().fit(x, y, batch_size, *args, callbacks=callbacks, **kwargs)
 

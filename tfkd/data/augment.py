@@ -7,9 +7,9 @@ batches an uninterrupted one would, and a teacher cache can store outputs for
 an augmented view and replay them later (`tfkd.cache_teacher_views`).
 """
 
-import math
-
 import tensorflow as tf
+
+from tfkd.validation import finite_number
 
 # Sub-streams of one example's seed (stateless_split order).
 _SHIFT, _FLIP, _PARTNER, _WEIGHT, _PARTNER_SHIFT, _PARTNER_FLIP = range(6)
@@ -59,11 +59,7 @@ class Augment:
             raise ValueError(f"Augment: `shift` must be an integer >= 0 (pixels), got {shift!r}.")
         if not isinstance(flip, bool):
             raise ValueError(f"Augment: `flip` must be True or False, got {flip!r}.")
-        if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or not (math.isfinite(mixup) and mixup >= 0):
-            raise ValueError(
-                f"Augment: `mixup` must be a finite number >= 0 (the Beta "
-                f"concentration; 0 turns mixup off), got {mixup!r}."
-            )
+        finite_number(mixup, "mixup")  # the Beta concentration; 0 turns mixup off
         if num_classes is not None and (
             isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2
         ):

@@ -4,6 +4,7 @@ Knowledge Distillation" (CVPR 2019)."""
 import tensorflow as tf
 
 from tfkd.losses.base import DistillationLoss, flatten_batch, l2_normalize_rows, serializable
+from tfkd.validation import finite_number
 
 
 def _huber(x):
@@ -67,11 +68,8 @@ class RelationalKD(DistillationLoss):
     def __init__(self, teacher_layer, student_layer, weight=1.0, distance_weight=25.0, angle_weight=50.0, name=None):
         name = name or f"rkd_{str(student_layer).replace('/', '_').replace(':', '_')}"
         super().__init__(teacher_layer, student_layer, weight=weight, name=name)
-        for arg, value in (("distance_weight", distance_weight), ("angle_weight", angle_weight)):
-            if not isinstance(value, (int, float)) or not value >= 0 or value == float("inf"):
-                raise ValueError(f"`{arg}` must be a finite number >= 0, got {value!r}.")
-        self.distance_weight = float(distance_weight)
-        self.angle_weight = float(angle_weight)
+        self.distance_weight = finite_number(distance_weight, "distance_weight")
+        self.angle_weight = finite_number(angle_weight, "angle_weight")
 
     def compute(self, teacher, student, step=None):
         t, s = flatten_batch(teacher), flatten_batch(student)
