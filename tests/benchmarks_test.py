@@ -42,30 +42,30 @@ def test_accuracy_benchmark_smoke(tmp_path):
     settings = benchmark_accuracy.Settings(
         workdir=str(tmp_path),
         seeds=(0,),
-        students=("mlp_small",),
+        students=("mlp",),
         rows=("scratch", "kd", "at"),
-        teacher_epochs=1,
         epochs=1,
         parity_precisions=("mixed_bfloat16",),
-        curve_widths=(2, 4),
+        curve_widths=(4, 128),
         smoke=True,
     )
     out = benchmark_accuracy.run(settings, print_fn=lambda *_: None)
     assert [(r["student"], r["row"]) for r in out["summary"]] == [
-        ("mlp_small", "scratch"),
-        ("mlp_small", "kd"),
+        ("mlp", "scratch"),
+        ("mlp", "kd"),
     ]  # no attention transfer without conv maps
-    assert benchmark_accuracy.applicable("cnn_small", "kd+at") and not benchmark_accuracy.applicable("mlp_small", "at")
+    assert benchmark_accuracy.applicable("cnn", "kd+at") and not benchmark_accuracy.applicable("mlp", "at")
     table = open(out["files"]["table"]).read()
-    assert "| model | method | parameters | test accuracy | Δ vs scratch | gap closed |" in table
-    assert "| cnn_teacher | teacher | 157,610 |" in table and "| mlp_teacher | teacher |" in table
+    assert "| model | method | parameters | test accuracy | Δ vs scratch | σ | gap closed | agreement |" in table
+    assert "| cnn_teacher | teacher | 157,610 |" in table and "| mlp_small | scratch * |" in table
     parity = open(out["files"]["parity"]).read()
     assert "| row | float32 | mixed_bfloat16 |" in parity and "| kd |" in parity
     assert [p[0] for p in out["curve"]] == ["scratch", "kd", "scratch", "kd"]
     assert os.path.getsize(out["files"]["curve"]) > 1000  # a PNG with a plot in it
+    assert "| parameters | seeds | scratch | kd | Δ |" in open(out["files"]["curve_table"]).read()
     results = list(csv.DictReader(open(out["files"]["results"])))
-    assert {"kind", "model", "row", "seed", "precision", "params", "test_accuracy", "seconds"} <= set(results[0])
-    assert len(results) == 2 + 2 + 2 * 3 + 4  # teachers, table, parity (2 precisions x 3 rows), curve
+    assert {"kind", "model", "row", "seed", "precision", "params", "test_accuracy", "agreement"} <= set(results[0])
+    assert len(results) == 1 + 2 + 2 * 3 + 4  # teacher, table, parity (2 precisions x 3 rows), curve
     # A second invocation reuses every finished run.
     again = benchmark_accuracy.run(settings, print_fn=lambda *_: None)
     assert [r["mean"] for r in again["summary"]] == [r["mean"] for r in out["summary"]]
