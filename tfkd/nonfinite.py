@@ -126,10 +126,9 @@ def _apply_if_finite(optimizer, finite, gradients, variables):
 
     def apply(grads, variables):
         optimizer.apply_gradients(zip(grads, variables))
-        return tf.constant(True)
 
     if tf.__internal__.distribute.strategy_supports_no_merge_call():
-        tf.cond(finite, lambda: apply(gradients, variables), lambda: tf.constant(False))
+        tf.cond(finite, lambda: apply(gradients, variables) or tf.constant(True), lambda: tf.constant(False))
         return
 
     # Several replicas: apply_gradients all-reduces, which may not sit in a
