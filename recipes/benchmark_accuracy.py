@@ -26,6 +26,7 @@ _HELP = {
     "smoke": "Tiny slices and few steps (tests).",
 }
 recipe_flags.define_dataclass_flags(benchmark_accuracy.Settings, _HELP)
+flags.DEFINE_bool("collect", False, "Only rebuild the tables from the finished runs in --workdir (no training).")
 FLAGS = flags.FLAGS
 _INTS = ("seeds", "curve_widths")
 
@@ -45,7 +46,10 @@ def main(argv):
         settings.validate()
     except ValueError as e:
         raise app.UsageError(str(e)) from None
-    result = benchmark_accuracy.run(settings)
+    if FLAGS.collect:
+        result = benchmark_accuracy.collect(settings)
+    else:
+        result = benchmark_accuracy.run(settings)
     print(f"Written: {', '.join(result['files'].values())}")
 
 

@@ -73,7 +73,8 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=No
         raise ValueError(
             f"The labels are float vectors of shape {labels.shape} (one-hot or mixed, as mixup makes them), but the "
             "hard-label loss is SparseCategoricalCrossentropy, which takes class indices. Fix: compile with "
-            "keras.losses.CategoricalCrossentropy(from_logits=True) (the recipes switch to it with --mixup).")
+            "keras.losses.CategoricalCrossentropy(from_logits=True) (the recipes switch to it with --mixup)."
+        )
     if classes and np.issubdtype(labels.dtype, np.integer) and labels.size:
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= classes:

@@ -526,6 +526,90 @@ def _commit():
         return "unknown"
 
 
+def collect(settings, print_fn=print):
+    """Rebuilds `results.csv`, `table.md` and the compression curve from the
+    finished runs in `settings.workdir` (no training): for results made by
+    several invocations (for instance one per student, run side by side).
+
+    Returns:
+        A dict with `summary`, `curve` and the file paths.
+    """
+    from recipes.lib import shipped
+
+    workdir = settings.workdir
+    known = {}
+    if os.path.exists(os.path.join(workdir, "seconds.json")):
+        with open(os.path.join(workdir, "seconds.json")) as f:
+            known = json.load(f)
+    record = shipped.teacher_record()
+    results = [
+        {
+            "kind": "teacher",
+            "model": TEACHER,
+            "width": 0,
+            "examples": 0,
+            "row": TEACHER,
+            "seed": 0,
+            "precision": "float32",
+            "params": record["params"],
+            "test_accuracy": record["test_accuracy"],
+            "val_accuracy": record.get("val_accuracy", float("nan")),
+            "agreement": 1.0,
+            "seconds": 0.0,
+        }
+    ]
+    curve = []
+    root = os.path.join(workdir, "runs")
+    for folder, _, files in sorted(os.walk(root)):
+        parts = os.path.relpath(folder, root).split(os.sep)
+        if "result.json" not in files or len(parts) != 4 or parts[1] not in STUDENTS:
+            continue
+        (precision, epochs_examples), student, slug, name = parts[0].split("_", 1), parts[1], parts[2], parts[3]
+        row = next((r for r in ROWS if _slug(r) == slug), None)
+        if row is None or precision != "float32" or not epochs_examples.endswith("_n0"):
+            continue
+        with open(os.path.join(folder, "result.json")) as f:
+            result = json.load(f)
+        default = STUDENTS[student]["student_width"]
+        width = int(name.split("_w")[1].split("_")[0]) if "_w" in name else 0
+        seconds = next((v for k, v in known.items() if k.endswith(os.path.join(folder, "student.keras"))), 0.0)
+        entry = {
+            "kind": "student",
+            "model": student,
+            "width": 0 if width == default else width,
+            "examples": 0,
+            "row": row,
+            "seed": result["seed"],
+            "precision": "float32",
+            "params": result["params"],
+            "test_accuracy": result["test_accuracy"],
+            "val_accuracy": result.get("val_accuracy", float("nan")),
+            "agreement": result.get("agreement", float("nan")),
+            "seconds": seconds,
+        }
+        results.append(entry)
+        if student == settings.curve_student and row in ("scratch", "kd") and (width in settings.curve_widths):
+            curve.append((row, result["params"], result["test_accuracy"], result["seed"]))
+    with open(os.path.join(workdir, "results.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(results[0]))
+        writer.writeheader()
+        writer.writerows(results)
+    summary = summarize(results, settings.rows)
+    files = {"table": os.path.join(workdir, "table.md"), "results": os.path.join(workdir, "results.csv")}
+    table = format_table(summary, results, settings)
+    with open(files["table"], "w") as f:
+        f.write(table + "\n")
+    print_fn(table)
+    if curve:
+        files["curve"] = os.path.join(workdir, "compression.png")
+        plot_curve(curve, record["test_accuracy"], files["curve"])
+        files["curve_table"] = os.path.join(workdir, "compression.md")
+        with open(files["curve_table"], "w") as f:
+            f.write(format_curve(curve) + "\n")
+        print_fn(format_curve(curve))
+    return {"summary": summary, "curve": curve, "files": files}
+
+
 def run(settings, print_fn=print):
     """Runs the whole benchmark and writes into `settings.workdir`:
     `results.csv` (every run), `table.md`, `parity.md`, `compression.png`,
