@@ -1,6 +1,5 @@
 """What every recipe does: data splits, precision, strategy, callbacks, I/O."""
 
-import hashlib
 import json
 import os
 import tempfile
@@ -243,14 +242,6 @@ def agreement(student, teacher, dataset):
     return same / max(total, 1)
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def export_once(student, student_path, export_dir, overwrite=False):
     """Exports a run's student as a SavedModel, once: a rerun whose export
     is already there (made from this very student file) reuses it and says
@@ -263,10 +254,11 @@ def export_once(student, student_path, export_dir, overwrite=False):
         FileExistsError: if `export_dir` holds another export and
             `overwrite` is False.
     """
+    from recipes.lib import shipped
     from tfkd.export import export_student
 
     record = os.path.join(os.path.dirname(student_path), "export.json")
-    want = {"path": os.path.abspath(export_dir), "student_sha256": _sha256(student_path)}
+    want = {"path": os.path.abspath(export_dir), "student_sha256": shipped.sha256(student_path)}
     if os.path.isdir(export_dir) and os.path.exists(record) and not overwrite:
         with open(record) as f:
             if json.load(f) == want:

@@ -62,14 +62,7 @@ def cnn_student(input_shape=(28, 28, 1), num_classes=10, width=16, name="cnn_sma
     Returns:
         A functional `keras.Model` with taps `s_block1`, `s_block2`, `s_embed`.
     """
-    i = keras.Input(input_shape, name="image")
-    x = _conv_bn(i, width, "s_block1")
-    x = keras.layers.MaxPooling2D(name="s_pool1")(x)
-    x = _conv_bn(x, 2 * width, "s_block2")
-    x = keras.layers.MaxPooling2D(name="s_pool2")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="s_gap")(x)
-    x = keras.layers.Dense(4 * width, activation="relu", name="s_embed")(x)
-    return keras.Model(i, _logits(x, num_classes, "s"), name=name)
+    return _two_block_cnn(input_shape, num_classes, width, keras.layers.GlobalAveragePooling2D(name="s_gap"), name)
 
 
 def cnn_flat_student(input_shape=(28, 28, 1), num_classes=10, width=16, name="cnn_flat"):
@@ -90,13 +83,16 @@ def cnn_flat_student(input_shape=(28, 28, 1), num_classes=10, width=16, name="cn
     Returns:
         A functional `keras.Model` with taps `s_block1`, `s_block2`, `s_embed`.
     """
+    return _two_block_cnn(input_shape, num_classes, width, keras.layers.Flatten(name="s_flatten"), name)
+
+
+def _two_block_cnn(input_shape, num_classes, width, reduce, name):
     i = keras.Input(input_shape, name="image")
     x = _conv_bn(i, width, "s_block1")
     x = keras.layers.MaxPooling2D(name="s_pool1")(x)
     x = _conv_bn(x, 2 * width, "s_block2")
     x = keras.layers.MaxPooling2D(name="s_pool2")(x)
-    x = keras.layers.Flatten(name="s_flatten")(x)
-    x = keras.layers.Dense(4 * width, activation="relu", name="s_embed")(x)
+    x = keras.layers.Dense(4 * width, activation="relu", name="s_embed")(reduce(x))
     return keras.Model(i, _logits(x, num_classes, "s"), name=name)
 
 
