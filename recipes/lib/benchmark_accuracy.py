@@ -372,7 +372,7 @@ def format_table(summary, results, settings):
             seen.add(t["row"])
             lines.append(f"| {t['row']} | teacher | {t['params']:,} | {100 * t['test_accuracy']:.2f} |  |  |  |  |")
     for r in summary:
-        std = f" ± {100 * r['std']:.2f}" if r["n"] > 1 else ""
+        std = f" ± {100 * r['std']:.2f} (n={r['n']})" if r["n"] > 1 else " (n=1)"
         base = r["baseline"]
         delta = "" if base else f"{r['delta']:+.2f}"
         sigmas = "" if base or r["sigmas"] != r["sigmas"] else f"{r['sigmas']:+.1f}"
