@@ -30,12 +30,15 @@ $(FMNIST):
 	       "or set TFKD_FASHION_MNIST_DIR to a folder with the IDX .gz files."; exit 1; \
 	fi
 
+# Two test processes: most tests are bound by Python-side model building and
+# tracing, so two workers use the two cores better than one (tests use their
+# own temporary folders and free ports).
 test: setup data
-	$(PY) -m pytest -q -x --durations=15
+	$(PY) -m pytest -q -x -n 2 --durations=15
 
 # The edit loop: everything but the slow multi-process and end-to-end tests.
 test-fast: setup data
-	$(PY) -m pytest -q -x -m "not slow"
+	$(PY) -m pytest -q -x -n 2 -m "not slow"
 
 lint: setup
 	$(VENV)/bin/ruff check .
