@@ -17,9 +17,14 @@ from recipes.lib import benchmark_speed
 flags.DEFINE_string("workdir", "workdirs/benchmark_speed", "Where speed.md and speed.csv go.")
 flags.DEFINE_list("pairs", ["small", "wide"], f"Model pairs, from {list(benchmark_speed.PAIRS)}.")
 flags.DEFINE_integer("batch_size", 256, "Examples per step.")
-flags.DEFINE_integer("steps", 30, "Steps per timed epoch.")
-flags.DEFINE_integer("repeats", 4, "Timed epochs per row (after one warm-up epoch).")
+flags.DEFINE_integer("steps", 20, "Steps per timed epoch.")
+flags.DEFINE_integer("repeats", 3, "Timed epochs per row (after one warm-up epoch).")
 flags.DEFINE_bool("keras", True, "Also time keras.distillation.Distiller.")
+flags.DEFINE_integer(
+    "memory_examples",
+    54000,
+    "Peak memory of the student alone vs kd on cached views, each in its own process (0: skip).",
+)
 flags.DEFINE_bool("smoke", False, "A tiny run (tests).")
 FLAGS = flags.FLAGS
 
@@ -33,7 +38,14 @@ def main(argv):
     except ValueError as e:
         raise app.UsageError(str(e)) from None
     benchmark_speed.run(
-        FLAGS.workdir, tuple(FLAGS.pairs), FLAGS.batch_size, FLAGS.steps, FLAGS.repeats, FLAGS.smoke, FLAGS.keras
+        FLAGS.workdir,
+        tuple(FLAGS.pairs),
+        FLAGS.batch_size,
+        FLAGS.steps,
+        FLAGS.repeats,
+        FLAGS.smoke,
+        FLAGS.keras,
+        memory_examples=0 if FLAGS.smoke else FLAGS.memory_examples,
     )
 
 

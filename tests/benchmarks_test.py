@@ -20,13 +20,13 @@ def test_speed_benchmark_smoke(tmp_path):
         "limit: kd (hand-written tf.function)",
         "limit: kd + 2 hints (hand-written)",
         "tfkd kd",
+        "keras.distillation kd",  # timed in alternation with the row above
         "tfkd kd + 2 hints",
         "tfkd kd, jit_compile",
         "tfkd kd, cached teacher outputs",
         "student only, augmented (student.fit)",
         "tfkd kd online, augmented",
         "tfkd kd, cached views (K=8, top-5)",
-        "keras.distillation kd",
     ]
     views = next(r for r in rows if r["row"].startswith("tfkd kd, cached views"))
     assert views["cache_fill_s"] > 0 and views["cache_mib"] > 0 and views["break_even_epochs"] > 0
@@ -36,6 +36,16 @@ def test_speed_benchmark_smoke(tmp_path):
     table = open(tmp_path / "speed.md").read()
     assert table.startswith("| pair | row | examples/s | ratio | to | peak RSS | added RSS |")
     assert len(list(csv.DictReader(open(tmp_path / "speed.csv")))) == len(rows)
+
+
+def test_memory_probes_run_in_their_own_processes():
+    student, cached = benchmark_speed.memory_rows(256, log=lambda *_: None)
+    assert student["kind"] == "student only, augmented" and "cache_mib" not in student
+    # 256 examples x 8 views x top-5, at most 8 bytes per kept logit (value + index)
+    assert 0 < cached["cache_mib"] <= 256 * 8 * 5 * 8 / 2**20
+    assert cached["peak_rss_mb"] > 100 and student["peak_rss_mb"] > 100  # a TensorFlow process
+    assert cached["limit_mb"] == pytest.approx(1.1 * (student["peak_rss_mb"] + cached["cache_mib"]))
+    assert "Target: ≤ student-only + cache + 10%" in benchmark_speed.format_memory([student, cached])
 
 
 def test_accuracy_benchmark_smoke(tmp_path):
@@ -69,3 +79,17 @@ def test_accuracy_benchmark_smoke(tmp_path):
     # A second invocation reuses every finished run.
     again = benchmark_accuracy.run(settings, print_fn=lambda *_: None)
     assert [r["mean"] for r in again["summary"]] == [r["mean"] for r in out["summary"]]
+
+
+def test_accuracy_benchmark_cache_parity_rows(tmp_path):
+    """'kd online' runs the teacher every step; 'kd top-5' and 'kd' replay
+    cached views (top-5 keeps 5 logits); scratch rows never cache."""
+    bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
+    teachers = {benchmark_accuracy.TEACHER: {"path": "teacher.keras"}}
+    config = lambda row: bench.row_config("cnn", row, 0, teachers)  # noqa: E731
+    online, top5, kd, scratch = (config(r) for r in ("kd online", "kd top-5", "kd", "scratch"))
+    assert (online.method, online.cache_teacher, online.top_k) == ("kd", False, 0)
+    assert (top5.method, top5.cache_teacher, top5.top_k, top5.views) == ("kd", True, 5, 8)
+    assert (kd.cache_teacher, kd.top_k, kd.views) == (True, 0, 8)
+    assert (scratch.method, scratch.cache_teacher, scratch.teacher) == ("scratch", False, "")
+    assert online.augment and online.temperature == kd.temperature and online.alpha == kd.alpha

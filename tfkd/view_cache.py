@@ -85,7 +85,7 @@ def _fingerprint(distiller, examples, augment, views, top_k, seed):
     h = hashlib.sha256()
     h.update(cache_lib.fingerprint_teachers(distiller, top_k).encode())
     augment_config = augment.get_config() if isinstance(augment, augment_lib.Augment) else repr(augment)
-    h.update(f"views={views};seed={seed};augment={augment_config}".encode())
+    h.update(f"views={views};seed={seed};augment={augment_config};draws=v{augment_lib.ALGORITHM}".encode())
     for part in tf.nest.flatten(examples):
         h.update(np.ascontiguousarray(np.asarray(part)).tobytes())
     return h.hexdigest()[:16]

@@ -127,6 +127,16 @@ def _fit_seconds(model, dataset, steps, repeats):
     return measure.median_after_warmup(timer.seconds)
 
 
+def _interleaved_seconds(models, dataset, steps, repeats):
+    """Median epoch seconds of each model, timed in turns: a warm-up epoch
+    each, then `repeats` rounds of one epoch per model."""
+    timers = [measure.EpochTimer() for _ in models]
+    for _ in range(repeats + 1):
+        for model, timer in zip(models, timers):
+            model.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=0)
+    return [measure.median_after_warmup(t.seconds) for t in timers]
+
+
 def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=print):
     """Times every row for one model pair.
 
@@ -203,10 +213,32 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
             measure.time_loop(limit_step(teacher, student, pair.hints), iterator, steps, repeats),
             probe=probe,
         )
-    fit_row("tfkd kd", _tfkd(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")
-    fit_row(
-        "tfkd kd + 2 hints", _tfkd(teacher, fresh_student(), pair, hints=True), "limit: kd + 2 hints (hand-written)"
+    # tfkd against keras.distillation on the same work, timed in alternation
+    # (one epoch each, in turn) so that drift in the machine's speed over the
+    # run falls on both alike.
+    duels = [[("tfkd kd", _tfkd(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")]]
+    duels.append(
+        [("tfkd kd + 2 hints", _tfkd(teacher, fresh_student(), pair, True), "limit: kd + 2 hints (hand-written)")]
     )
+    if include_keras:
+        duels[0].append(
+            ("keras.distillation kd", _keras(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")
+        )
+        if pair.name == "wide":
+            duels[1].append(
+                (
+                    "keras.distillation kd + 2 features",
+                    _keras(teacher, fresh_student(), pair, features=True),
+                    "limit: kd + 2 hints (hand-written)",
+                )
+            )
+    for duel in duels:
+        for _, model, _ in duel:
+            model.compile(**_compile_args())
+        with measure.PeakRss() as probe:
+            seconds = _interleaved_seconds([model for _, model, _ in duel], data, steps, repeats)
+        for (name, _, reference), sec in zip(duel, seconds):
+            record(name, sec, reference, probe)
     fit_row(
         "tfkd kd, jit_compile",
         _tfkd(teacher, fresh_student(), pair),
@@ -252,15 +284,94 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
         f"online/cached {online / rows[-1]['epoch_s']:.2f}x; "
         f"break-even after {rows[-1]['break_even_epochs']:.1f} epochs"
     )
-    if include_keras:
-        fit_row("keras.distillation kd", _keras(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")
-        if pair.name == "wide":
-            fit_row(
-                "keras.distillation kd + 2 features",
-                _keras(teacher, fresh_student(), pair, features=True),
-                "limit: kd + 2 hints (hand-written)",
-            )
     return rows
+
+
+MEMORY_KINDS = ("student only, augmented", "tfkd kd, cached views")
+
+
+def memory_probe(kind, examples, batch_size=256):
+    """One training epoch of the `small` pair on the first `examples`
+    Fashion-MNIST images with the augmented pipeline (shifts, flips, mixup),
+    either the student alone or kd on cached views (K=8, top-5, filled
+    first). Meant to run in a fresh process (`memory_rows`).
+
+    Returns:
+        A dict with the peak RSS of this process in MiB (`getrusage`) and,
+        for cached views, the cache's stated size in MiB.
+    """
+    import resource
+
+    if kind not in MEMORY_KINDS:
+        raise ValueError(f"Unknown memory probe {kind!r}; expected one of {list(MEMORY_KINDS)}.")
+    x, y = data_lib.load_arrays("fashion_mnist")["train"]
+    x, y = data_lib.to_float(x[:examples]), y[:examples].astype("int64")
+    spec = dict(input_shape=x.shape[1:], num_classes=10)
+    keras.utils.set_random_seed(0)
+    teacher, student = PAIRS["small"].build(**spec)
+    aug = data_lib.Augment(shift=2, flip=True, mixup=0.2, num_classes=10)
+    out = {"kind": kind, "examples": examples}
+    if kind == MEMORY_KINDS[0]:
+        model = student
+        dataset, steps = data_lib.seeded_epochs((x, y), batch_size, augment=aug)
+    else:
+        model = _tfkd(teacher, student, PAIRS["small"])
+        dataset, steps = cache_teacher_views(
+            model, (x, y), batch_size, augment=aug, views=VIEWS, top_k=TOP_K, verbose=0
+        )
+        out["cache_mib"] = cache_size(model, examples, VIEWS, TOP_K)[0] / 2**20
+    model.compile(**_compile_args(categorical=True))
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return out
+
+
+def memory_rows(examples, log=print):
+    """Runs each `memory_probe` in its own Python process (peak RSS is per
+    process) and checks the cache's memory target: peak RSS with cached views
+    ≤ the student-only run's + the cache's size + 10%.
+
+    Returns:
+        The two probe dicts; the cached one also has `limit_mb` and `met`.
+    """
+    import json
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = []
+    for kind in MEMORY_KINDS:
+        code = (
+            "import json; from recipes.lib.benchmark_speed import memory_probe; "
+            f"print('MEMORY ' + json.dumps(memory_probe({kind!r}, {int(examples)})))"
+        )
+        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root)
+        line = next((l for l in done.stdout.splitlines() if l.startswith("MEMORY ")), None)
+        if done.returncode or line is None:
+            raise RuntimeError(f"memory probe {kind!r} failed: {done.stderr.strip().splitlines()[-1:]}")
+        out.append(json.loads(line[len("MEMORY ") :]))
+        log(f"  memory {kind:28s} peak RSS {out[-1]['peak_rss_mb']:,.0f} MiB")
+    student, cached = out
+    cached["limit_mb"] = 1.1 * (student["peak_rss_mb"] + cached["cache_mib"])
+    cached["met"] = cached["peak_rss_mb"] <= cached["limit_mb"]
+    return out
+
+
+def format_memory(probes):
+    """The memory probes as a Markdown table."""
+    student, cached = probes
+    lines = [
+        "| run (own process, small pair, one epoch, shifts + flips + mixup) | examples | peak RSS | cache size |",
+        "|---|---:|---:|---:|",
+        f"| student only, augmented (student.fit) | {student['examples']:,} | {student['peak_rss_mb']:,.0f} MiB | |",
+        f"| tfkd kd, cached views (K={VIEWS}, top-{TOP_K}), fill included | {cached['examples']:,} | "
+        f"{cached['peak_rss_mb']:,.0f} MiB | {cached['cache_mib']:.1f} MiB |",
+        "",
+        f"Target: ≤ student-only + cache + 10% = {cached['limit_mb']:,.0f} MiB: "
+        f"{'met' if cached['met'] else 'missed'}.",
+    ]
+    return "\n".join(lines)
 
 
 def format_table(rows):
@@ -294,6 +405,7 @@ def run(
     smoke=False,
     include_keras=True,
     print_fn=print,
+    memory_examples=0,
 ):
     """Runs the speed benchmark and writes `speed.md` and `speed.csv`.
 
@@ -306,6 +418,9 @@ def run(
             replaced by random images when it is not installed).
         include_keras: also time `keras.distillation`.
         print_fn: where progress and the table go.
+        memory_examples: > 0: also measure peak memory of the student alone
+            and of kd on cached views over this many training examples, each
+            in its own process (`memory.md`).
 
     Returns:
         The list of row dicts.
@@ -337,4 +452,9 @@ def run(
         writer.writeheader()
         writer.writerows(rows)
     print_fn(table)
+    if memory_examples:
+        memory = format_memory(memory_rows(memory_examples, log=print_fn))
+        with open(os.path.join(workdir, "memory.md"), "w") as f:
+            f.write(memory + "\n")
+        print_fn(memory)
     return rows

@@ -104,3 +104,50 @@ def test_bad_arguments_are_refused():
     x, y = _data()
     with pytest.raises(ValueError, match="float images"):
         tfkd.data.seeded_epochs(((x * 255).astype("uint8"), y), 8, augment=tfkd.data.Augment(shift=1))
+
+
+def test_draws_are_uniform_and_the_mixup_weight_is_beta():
+    """The per-example draws are uniform on [0, 1) (Kolmogorov–Smirnov), and
+    the mixup weight is the Beta(a, a) quantile of its draw (SciPy reference,
+    float64)."""
+    from scipy import stats
+
+    from tfkd.data.augment import _beta_quantile, _uniform_draws
+
+    draws = _uniform_draws(example_seeds(7, 3, tf.range(4000)), 8).numpy()
+    assert draws.shape == (4000, 8) and draws.min() >= 0 and draws.max() < 1
+    for k in range(8):
+        assert stats.kstest(draws[:, k], "uniform").pvalue > 1e-3
+    # Draws of one example are not correlated with each other.
+    assert np.abs(np.corrcoef(draws.T) - np.eye(8)).max() < 0.06
+    u = np.random.default_rng(0).random(500)
+    for a in (0.2, 1.0, 2.5):
+        got = _beta_quantile(tf.constant(u), a).numpy()
+        np.testing.assert_allclose(got, stats.beta.ppf(u, a, a), atol=1e-6)
+
+
+def _splitmix_reference(seeds, count):
+    """SplitMix64 in NumPy uint64 (wrapping), as published by Steele et al."""
+    mask = (1 << 64) - 1
+    golden = 0x9E3779B97F4A7C15
+
+    def mix(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+        return z ^ (z >> 31)
+
+    out = np.zeros((len(seeds), count))
+    for b, (s0, s1) in enumerate(seeds):
+        s0, s1 = int(s0) & mask, int(s1) & mask
+        state = mix((s0 * golden + mix((s1 + golden) & mask)) & mask)
+        for k in range(count):
+            out[b, k] = (mix((state + (k + 1) * golden) & mask) >> 11) * 2.0**-53
+    return out
+
+
+def test_draws_match_a_splitmix64_reference():
+    from tfkd.data.augment import _uniform_draws
+
+    rng = np.random.default_rng(11)
+    seeds = np.concatenate([rng.integers(-(2**62), 2**62, (20, 2)), [[0, 0], [-1, 2**40 + 7]]]).astype("int64")
+    np.testing.assert_array_equal(_uniform_draws(tf.constant(seeds), 8).numpy(), _splitmix_reference(seeds, 8))

@@ -1,18 +1,66 @@
 """Stateless image augmentation: a pure function of (images, per-example seeds).
 
 Every random choice (shift, flip, mixup partner and weight) is drawn with
-TensorFlow's stateless random ops from one seed per example, so an augmented
-example can be regenerated bit for bit from its seed: a resumed run sees the
-batches an uninterrupted one would, and a teacher cache can store outputs for
-an augmented view and replay them later (`tfkd.cache_teacher_views`).
+a counter-based generator (SplitMix64) keyed by one seed per example, so an
+augmented example can be regenerated bit for bit from its seed: a resumed run
+sees the batches an uninterrupted one would, and a teacher cache can store
+outputs for an augmented view and replay them later (`tfkd.cache_teacher_views`). The whole batch is transformed with
+batched ops (no per-example loop), so augmentation costs little next to a
+training step even on a CPU.
 """
 
 import tensorflow as tf
 
 from tfkd.validation import finite_number
 
-# Sub-streams of one example's seed (stateless_split order).
-_SHIFT, _FLIP, _PARTNER, _WEIGHT, _PARTNER_SHIFT, _PARTNER_FLIP = range(6)
+# The independent uniform draws of one example, by position.
+_ROW, _COL, _FLIP, _PARTNER, _WEIGHT, _PARTNER_ROW, _PARTNER_COL, _PARTNER_FLIP = range(8)
+_DRAWS = 8
+# Bumped whenever the same seed would give a different image, so that a teacher
+# cache written by another version is not trusted (it is in the fingerprint).
+ALGORITHM = 2
+_GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's increment (2^64 / golden ratio)
+
+
+def _mix64(z):
+    """SplitMix64's finaliser (Steele et al. 2014; Stafford's "Mix13"
+    constants) on uint64 tensors, wrapping modulo 2^64."""
+    shift = lambda v, n: tf.bitwise.right_shift(v, tf.constant(n, tf.uint64))  # noqa: E731
+    z = tf.bitwise.bitwise_xor(z, shift(z, 30)) * tf.constant(0xBF58476D1CE4E5B9, tf.uint64)
+    z = tf.bitwise.bitwise_xor(z, shift(z, 27)) * tf.constant(0x94D049BB133111EB, tf.uint64)
+    return tf.bitwise.bitwise_xor(z, shift(z, 31))
+
+
+def _uniform_draws(seeds, count):
+    """`count` uniform draws in [0, 1) per example, float64 `(B, count)`.
+
+    Each example's int64 seed pair keys a SplitMix64 stream (integer ops on
+    the whole batch at once, exact on any device); draw `k` is the stream's
+    `k`-th output, with 53 random bits. TensorFlow's stateless ops take one
+    seed per call, and vectorising them over per-example seeds falls back to
+    a per-example loop, which made augmentation cost as much as a training
+    step on a CPU; this keeps each draw a function of its example's seed alone.
+    """
+    words = tf.bitcast(tf.cast(seeds, tf.int64), tf.uint64)
+    golden = tf.constant(_GOLDEN, tf.uint64)
+    state = _mix64(words[:, 0] * golden + _mix64(words[:, 1] + golden))
+    steps = tf.range(1, count + 1, dtype=tf.int64)
+    z = _mix64(state[:, None] + tf.bitcast(steps, tf.uint64)[None, :] * golden)
+    bits = tf.bitwise.right_shift(z, tf.constant(11, tf.uint64))
+    return tf.cast(bits, tf.float64) * (2.0**-53)
+
+
+def _beta_quantile(u, concentration, iterations=32):
+    """Beta(a, a) samples from uniforms `u` by inverting the regularised
+    incomplete beta function (`tf.math.betainc`) with bisection: exact to
+    2^-32 (below float32's resolution), vectorised, and a pure function of `u`. Returns float32."""
+    a = tf.constant(concentration, tf.float64)
+    lo, hi = tf.zeros_like(u), tf.ones_like(u)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        below = tf.math.betainc(a, a, mid) < u
+        lo, hi = tf.where(below, mid, lo), tf.where(below, hi, mid)
+    return tf.cast((lo + hi) / 2, tf.float32)
 
 
 class Augment:
@@ -100,12 +148,8 @@ class Augment:
         seeds = tf.cast(tf.convert_to_tensor(seeds), tf.int64)
         if self.is_identity:
             return images, labels
-        streams = tf.map_fn(
-            lambda s: tf.random.experimental.stateless_split(s, 6),
-            seeds,
-            fn_output_signature=tf.TensorSpec([6, 2], tf.int64),
-        )
-        out = self._shift_flip(images, streams[:, _SHIFT], streams[:, _FLIP])
+        draws = _uniform_draws(seeds, _DRAWS)
+        out = self._shift_flip(images, draws[:, _ROW], draws[:, _COL], draws[:, _FLIP])
         if not self.mixup:
             return out, labels
         if pool is None:
@@ -113,14 +157,13 @@ class Augment:
         pool_x, pool_y = (tf.convert_to_tensor(p) for p in pool)
         n = tf.shape(pool_y, out_type=tf.int64)[0]
         classes = self.num_classes or tf.cast(tf.reduce_max(pool_y), tf.int32) + 1
-        partner = tf.map_fn(
-            lambda s: tf.random.stateless_uniform([], s, 0, n, dtype=tf.int64),
-            streams[:, _PARTNER],
-            fn_output_signature=tf.int64,
-        )
-        weight = tf.map_fn(self._beta, streams[:, _WEIGHT], fn_output_signature=tf.float32)
+        partner = tf.minimum(tf.cast(draws[:, _PARTNER] * tf.cast(n, tf.float64), tf.int64), n - 1)
+        weight = _beta_quantile(draws[:, _WEIGHT], self.mixup)
         other = self._shift_flip(
-            tf.cast(tf.gather(pool_x, partner), images.dtype), streams[:, _PARTNER_SHIFT], streams[:, _PARTNER_FLIP]
+            tf.cast(tf.gather(pool_x, partner), images.dtype),
+            draws[:, _PARTNER_ROW],
+            draws[:, _PARTNER_COL],
+            draws[:, _PARTNER_FLIP],
         )
         w_img = tf.cast(tf.reshape(weight, [-1, 1, 1, 1]), images.dtype)
         mixed = w_img * out + (1 - w_img) * other
@@ -128,28 +171,23 @@ class Augment:
         w = weight[:, None]
         return mixed, w * onehot(labels) + (1 - w) * onehot(tf.gather(pool_y, partner))
 
-    def _beta(self, seed):
-        # Beta(a, a) as G1 / (G1 + G2) with two stateless Gamma(a) draws.
-        g = tf.random.stateless_gamma([2], seed, alpha=self.mixup)
-        return g[0] / tf.maximum(g[0] + g[1], 1e-12)
-
-    def _shift_flip(self, images, shift_seeds, flip_seeds):
-        if not (self.shift or self.flip):
-            return images
-        size = tf.shape(images)[1:]
-
-        def one(args):
-            image, s_seed, f_seed = args
-            if self.shift:
-                padded = tf.pad(image, [[self.shift, self.shift], [self.shift, self.shift], [0, 0]])
-                image = tf.image.stateless_random_crop(padded, size, seed=s_seed)
-            if self.flip:
-                image = tf.image.stateless_random_flip_left_right(image, seed=f_seed)
-            return image
-
-        return tf.map_fn(
-            one, (images, shift_seeds, flip_seeds), fn_output_signature=tf.TensorSpec(images.shape[1:], images.dtype)
-        )
+    def _shift_flip(self, images, row, col, flip):
+        """Translates each image by its own offsets (pad with zeros, crop a
+        window at a random corner) and mirrors it when its flip draw is < 1/2;
+        all in batched gathers, no per-example loop."""
+        if self.shift:
+            s = self.shift
+            height, width = tf.shape(images)[1], tf.shape(images)[2]
+            padded = tf.pad(images, [[0, 0], [s, s], [s, s], [0, 0]])
+            top = tf.cast(tf.floor(row * (2 * s + 1)), tf.int32)
+            left = tf.cast(tf.floor(col * (2 * s + 1)), tf.int32)
+            rows = top[:, None] + tf.range(height)[None, :]
+            cols = left[:, None] + tf.range(width)[None, :]
+            images = tf.gather(tf.gather(padded, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
+        if self.flip:
+            mirror = tf.reshape(flip < 0.5, [-1, 1, 1, 1])
+            images = tf.where(mirror, tf.reverse(images, axis=[2]), images)
+        return images
 
     def get_config(self):
         return {"shift": self.shift, "flip": self.flip, "mixup": self.mixup, "num_classes": self.num_classes}
