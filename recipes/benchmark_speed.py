@@ -25,6 +25,7 @@ flags.DEFINE_integer(
     54000,
     "Peak memory of the student alone vs kd on cached views, each in its own process (0: skip).",
 )
+flags.DEFINE_bool("only_memory", False, "Measure memory only (memory.md); no timing, so other jobs may run.")
 flags.DEFINE_bool("smoke", False, "A tiny run (tests).")
 FLAGS = flags.FLAGS
 
@@ -46,6 +47,7 @@ def main(argv):
         FLAGS.smoke,
         FLAGS.keras,
         memory_examples=0 if FLAGS.smoke else FLAGS.memory_examples,
+        only_memory=FLAGS.only_memory,
     )
 
 

@@ -24,7 +24,7 @@ flags.DEFINE_enum(
     "compute_dtype", "float32", ["float32", "mixed_float16", "mixed_bfloat16"], "Serving precision of a SavedModel."
 )
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "litert"], "Export format.")
-flags.DEFINE_enum("quantize", "none", ["none", "float16", "dynamic", "int8"], "LiteRT quantization.")
+flags.DEFINE_enum("quantize", "none", ["none", "float16", "dynamic", "int8", "int16x8"], "LiteRT quantization.")
 flags.DEFINE_bool("int8_io", False, "int8 inputs and outputs (with --quantize=int8).")
 flags.DEFINE_float("max_accuracy_drop", 0.5, "Largest allowed accuracy drop of a quantized export, in points.")
 recipe_flags.define_config_flags()

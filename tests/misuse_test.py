@@ -309,6 +309,11 @@ CASES = {
         ValueError,
         "needs `representative_data`",
     ),
+    "int16x8 without representative data": (
+        lambda c, t: _litert(t, quantize="int16x8"),
+        ValueError,
+        "quantize='int16x8' needs `representative_data`",
+    ),
     "representative data of the wrong shape": (
         lambda c, t: _litert(t, quantize="int8", representative_data=np.zeros((60, 9, 9, 1), "float32")),
         ValueError,

@@ -87,9 +87,11 @@ def export_student(
 
     **LiteRT** (`format="litert"`, a path ending in `.tflite`): one file,
     float32 (`quantize=None`), float16 weights, dynamic-range (int8 weights,
-    float activations) or full-integer int8 (weights and activations,
+    float activations), full-integer int8 (weights and activations,
     calibrated on `representative_data`; float32 inputs and outputs unless
-    `int8_io=True`). Only LiteRT's builtin ops are allowed (no Flex). The
+    `int8_io=True`) or int16x8 (int8 weights, int16 activations: the size of
+    int8 and closer to float32, on LiteRT's slower reference kernels). Only
+    LiteRT's builtin ops are allowed (no Flex). The
     file is loaded in the LiteRT interpreter first: float32 logits must match
     the Keras student within 1e-4; a quantized file is compared on
     `check_data` (top-1 agreement and accuracy) and refused when its accuracy
@@ -118,8 +120,9 @@ def export_student(
         atol: largest allowed absolute difference in the parity check for a
             float32 export (looser tolerances apply to mixed exports).
         format: `"saved_model"` (default) or `"litert"`.
-        quantize: LiteRT only: None, `"float16"`, `"dynamic"` or `"int8"`.
-        representative_data: for int8: training images (array, `(x, y)` or a
+        quantize: LiteRT only: None, `"float16"`, `"dynamic"`, `"int8"` or
+            `"int16x8"`.
+        representative_data: for int8 and int16x8: training images (array, `(x, y)` or a
             dataset of batches), at least 50; the first 500 are used.
         check_data: `(images, labels)` or a dataset held out from training,
             for the accuracy check of a LiteRT export.

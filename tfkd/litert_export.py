@@ -1,5 +1,6 @@
 """Export of the student as a LiteRT (`.tflite`) file: float32, float16,
-dynamic-range or full-integer int8, checked before it is moved into place.
+dynamic-range, full-integer int8 or int16x8 (int8 weights, int16
+activations), checked before it is moved into place.
 
 Conversion is Keras's own `Model.export(format="litert")` (ExportArchive, then
 TensorFlow's LiteRT converter) with the converter settings of each
@@ -16,7 +17,9 @@ import tensorflow as tf
 
 from tfkd.litert_model import LiteRTModel
 
-QUANTIZATIONS = (None, "float16", "dynamic", "int8")
+QUANTIZATIONS = (None, "float16", "dynamic", "int8", "int16x8")
+# Quantizations that calibrate activation ranges on representative data.
+CALIBRATED = ("int8", "int16x8")
 MIN_REPRESENTATIVE = 50
 # Examples used for int8 calibration (a few hundred suffice).
 MAX_REPRESENTATIVE = 500
@@ -69,17 +72,18 @@ def validate(quantize, representative_data, input_shape, int8_io):
     """Checks the arguments before any conversion; returns calibration images.
 
     Raises:
-        ValueError: for an unknown quantization, int8 without (enough, or
-            well-shaped) representative data, or `int8_io` without int8.
+        ValueError: for an unknown quantization, int8 or int16x8 without
+            (enough, or well-shaped) representative data, or `int8_io`
+            without int8.
     """
     check_quantize(quantize)
     if int8_io and quantize != "int8":
         raise ValueError(f"int8_io=True needs quantize='int8', got quantize={quantize!r}.")
-    if quantize != "int8":
+    if quantize not in CALIBRATED:
         return None
     if representative_data is None:
         raise ValueError(
-            "quantize='int8' needs `representative_data`: a few hundred training examples with the "
+            f"quantize={quantize!r} needs `representative_data`: a few hundred training examples with the "
             "same preprocessing, to calibrate activation ranges. Fix: pass representative_data=train_ds."
         )
     x, _ = _as_arrays(representative_data, "representative_data", MAX_REPRESENTATIVE)
@@ -108,7 +112,10 @@ def _converter_settings(quantize, calibration, int8_io):
                 yield [calibration[i : i + 1]]
 
         settings["representative_dataset"] = representative_dataset
-        settings["target_spec"] = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}
+        ops = tf.lite.OpsSet.TFLITE_BUILTINS_INT8
+        if quantize == "int16x8":  # int16 activations: finer steps, reference (slower) kernels
+            ops = tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        settings["target_spec"] = {"supported_ops": [ops]}
         if int8_io:
             settings["inference_input_type"] = tf.int8
             settings["inference_output_type"] = tf.int8

@@ -21,6 +21,7 @@ FORMATS = (
     ("LiteRT float16", "litert", "float16"),
     ("LiteRT dynamic", "litert", "dynamic"),
     ("LiteRT int8", "litert", "int8"),
+    ("LiteRT int16x8", "litert", "int16x8"),
 )
 
 

@@ -297,11 +297,9 @@ def memory_probe(kind, examples, batch_size=256):
     first). Meant to run in a fresh process (`memory_rows`).
 
     Returns:
-        A dict with the peak RSS of this process in MiB (`getrusage`) and,
+        A dict with the peak RSS of this process in MiB (`VmHWM`) and,
         for cached views, the cache's stated size in MiB.
     """
-    import resource
-
     if kind not in MEMORY_KINDS:
         raise ValueError(f"Unknown memory probe {kind!r}; expected one of {list(MEMORY_KINDS)}.")
     x, y = data_lib.load_arrays("fashion_mnist")["train"]
@@ -322,8 +320,22 @@ def memory_probe(kind, examples, batch_size=256):
         out["cache_mib"] = cache_size(model, examples, VIEWS, TOP_K)[0] / 2**20
     model.compile(**_compile_args(categorical=True))
     model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    out["peak_rss_mb"] = _own_peak_rss_mb()
     return out
+
+
+def _own_peak_rss_mb():
+    """This process's peak resident memory in MiB. Linux's `VmHWM` counts
+    only this program; `getrusage`'s maximum would also count the memory of
+    the parent it was forked from, as it stood before `exec`."""
+    import resource
+
+    try:
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024  # kB
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def memory_rows(examples, log=print):
@@ -406,6 +418,7 @@ def run(
     include_keras=True,
     print_fn=print,
     memory_examples=0,
+    only_memory=False,
 ):
     """Runs the speed benchmark and writes `speed.md` and `speed.csv`.
 
@@ -421,6 +434,8 @@ def run(
         memory_examples: > 0: also measure peak memory of the student alone
             and of kd on cached views over this many training examples, each
             in its own process (`memory.md`).
+        only_memory: skip the timed rows (memory is not disturbed by other
+            jobs on the machine, timing is).
 
     Returns:
         The list of row dicts.
@@ -429,6 +444,20 @@ def run(
         ValueError: for an unknown pair name or a non-positive size.
     """
     check_args(pairs, batch_size, steps, repeats)
+    rows = []
+    if not only_memory:
+        rows = _timed_rows(pairs, batch_size, steps, repeats, smoke, include_keras, workdir, print_fn)
+    if memory_examples:
+        memory = format_memory(memory_rows(memory_examples, log=print_fn))
+        os.makedirs(workdir, exist_ok=True)
+        with open(os.path.join(workdir, "memory.md"), "w") as f:
+            f.write(memory + "\n")
+        print_fn(memory)
+    return rows
+
+
+def _timed_rows(pairs, batch_size, steps, repeats, smoke, include_keras, workdir, print_fn):
+    """Times every pair's rows and writes `speed.md` and `speed.csv`."""
     if smoke:
         batch_size, steps, repeats = 16, 2, 1
     try:
@@ -452,9 +481,4 @@ def run(
         writer.writeheader()
         writer.writerows(rows)
     print_fn(table)
-    if memory_examples:
-        memory = format_memory(memory_rows(memory_examples, log=print_fn))
-        with open(os.path.join(workdir, "memory.md"), "w") as f:
-            f.write(memory + "\n")
-        print_fn(memory)
     return rows
