@@ -84,7 +84,8 @@ def test_accuracy_benchmark_smoke(tmp_path):
 def test_accuracy_benchmark_cache_parity_rows(tmp_path):
     """'kd online' runs the teacher every step; 'kd top-5' and 'kd' replay
     cached views (top-5 keeps 5 logits); scratch rows never cache."""
-    bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
+    settings = benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, augment="on")
+    bench = benchmark_accuracy.Benchmark(settings)
     teachers = {benchmark_accuracy.TEACHER: {"path": "teacher.keras"}}
     config = lambda row: bench.row_config("cnn", row, 0, teachers)  # noqa: E731
     online, top5, kd, scratch = (config(r) for r in ("kd online", "kd top-5", "kd", "scratch"))
@@ -93,3 +94,6 @@ def test_accuracy_benchmark_cache_parity_rows(tmp_path):
     assert (kd.cache_teacher, kd.top_k, kd.views) == (True, 0, 8)
     assert (scratch.method, scratch.cache_teacher, scratch.teacher) == ("scratch", False, "")
     assert online.augment and online.temperature == kd.temperature and online.alpha == kd.alpha
+    plain = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
+    assert not plain.row_config("cnn", "kd", 0, teachers).augment  # the CNN's own: no augmentation
+    assert plain.row_config("cnn", "kd", 0, teachers).views == 1
