@@ -122,8 +122,9 @@ def export_student(
         format: `"saved_model"` (default) or `"litert"`.
         quantize: LiteRT only: None, `"float16"`, `"dynamic"`, `"int8"` or
             `"int16x8"`.
-        representative_data: for int8 and int16x8: training images (array, `(x, y)` or a
-            dataset of batches), at least 50; the first 500 are used.
+        representative_data: for int8 and int16x8: training images (array,
+            `(x, y)` or a dataset of batches), at least 50; the first 500 are
+            used.
         check_data: `(images, labels)` or a dataset held out from training,
             for the accuracy check of a LiteRT export.
         max_accuracy_drop: largest allowed accuracy drop in points (None:

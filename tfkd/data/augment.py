@@ -4,9 +4,10 @@ Every random choice (shift, flip, mixup partner and weight) is drawn with
 a counter-based generator (SplitMix64) keyed by one seed per example, so an
 augmented example can be regenerated bit for bit from its seed: a resumed run
 sees the batches an uninterrupted one would, and a teacher cache can store
-outputs for an augmented view and replay them later (`tfkd.cache_teacher_views`). The whole batch is transformed with
-batched ops (no per-example loop), so augmentation costs little next to a
-training step even on a CPU.
+outputs for an augmented view and replay them later
+(`tfkd.cache_teacher_views`). The whole batch is transformed with batched ops
+(no per-example loop), so augmentation costs little next to a training step
+even on a CPU.
 """
 
 import tensorflow as tf
@@ -53,7 +54,8 @@ def _uniform_draws(seeds, count):
 def _beta_quantile(u, concentration, iterations=32):
     """Beta(a, a) samples from uniforms `u` by inverting the regularised
     incomplete beta function (`tf.math.betainc`) with bisection: exact to
-    2^-32 (below float32's resolution), vectorised, and a pure function of `u`. Returns float32."""
+    2^-32 (below float32's resolution), vectorised, and a pure function of
+    `u`. Returns float32."""
     a = tf.constant(concentration, tf.float64)
     lo, hi = tf.zeros_like(u), tf.ones_like(u)
     for _ in range(iterations):
