@@ -97,19 +97,32 @@ def test_nonfinite_batch_is_skipped_and_named(policy):
         raising.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
 
 
-def test_top_k_logits_keep_the_top_classes_and_fill_the_rest():
+def test_top_k_logits_keep_the_top_classes_and_the_mass_of_the_rest():
     d = _distiller()
     ds = tiny_dataset(n=32)
     full = next(iter(tfkd.cache_teacher_outputs(d, ds)))[0]["tfkd_teacher"][0]["__logits__"].numpy()
     same = next(iter(tfkd.cache_teacher_outputs(d, ds, top_k=10)))[0]["tfkd_teacher"][0]["__logits__"].numpy()
     np.testing.assert_array_equal(same, full)  # k >= classes: unchanged
     top3 = next(iter(tfkd.cache_teacher_outputs(d, ds, top_k=3)))[0]["tfkd_teacher"][0]["__logits__"].numpy()
-    order = np.argsort(-full, axis=-1)
-    kth = np.take_along_axis(full, order[:, 2:3], axis=-1)
-    want = full.copy()
-    for row in range(len(full)):
-        want[row, order[row, 3:]] = kth[row, 0]
-    np.testing.assert_allclose(top3, want, rtol=1e-6)
+    # float64 reference: the 3 largest logits kept, every other class gets
+    # the log-mean-exp of the 7 dropped ones.
+    full64 = full.astype(np.float64)
+    order = np.argsort(-full64, axis=-1)
+    want = full64.copy()
+    for row in range(len(full64)):
+        dropped = full64[row, order[row, 3:]]
+        want[row, order[row, 3:]] = np.log(np.mean(np.exp(dropped)))
+    np.testing.assert_allclose(top3, want, rtol=1e-5, atol=1e-5)
+    # At temperature 1 the dropped classes keep exactly their probability mass.
+    def softmax(z):
+        e = np.exp(z - z.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    dropped = np.ones_like(full64, bool)
+    np.put_along_axis(dropped, order[:, :3], False, -1)
+    np.testing.assert_allclose(
+        (softmax(top3.astype(np.float64)) * dropped).sum(-1), (softmax(full64) * dropped).sum(-1), rtol=1e-4
+    )
     h = d.fit(tfkd.cache_teacher_outputs(d, ds, top_k=3), epochs=2, verbose=0).history
     assert np.isfinite(h["loss"]).all()
     with pytest.raises(ValueError, match="top_k must be a positive integer"):

@@ -90,12 +90,12 @@ def test_disk_cache_is_reused_and_the_fingerprint_follows_every_setting(tmp_path
     assert not [f for f in os.listdir(tmp_path) if "tmp" in f]
 
 
-def test_cache_size_is_values_plus_indices():
+def test_cache_size_is_values_plus_indices_plus_tail():
     d = _distiller()
     full, _ = tfkd.view_cache.cache_size(d, 1000, views=8)
     top, _ = tfkd.view_cache.cache_size(d, 1000, views=8, top_k=5)
     assert full == 1000 * 8 * 10 * 4
-    assert top == 1000 * 8 * 5 * (4 + 1)
+    assert top == 1000 * 8 * (5 * (4 + 1) + 4)  # float32 values, uint8 classes, float32 tail
 
 
 def test_teacher_and_student_see_the_same_augmented_batch():

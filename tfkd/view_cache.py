@@ -52,13 +52,16 @@ def _layout(distiller, top_k, num_classes):
             if cache_lib.is_logits(key) and top_k:
                 layout[(i, cache_lib.TOPK_VALUES)] = ((top_k,), np.float32)
                 layout[(i, cache_lib.TOPK_INDICES)] = ((top_k,), _index_dtype(num_classes))
+                layout[(i, cache_lib.TOPK_TAIL)] = ((), np.float32)
             else:
                 layout[(i, key)] = (shape, np.float32)
     return layout
 
 
 def cache_size(distiller, num_examples, views=1, top_k=None):
-    """Bytes of a view cache: examples × views × (stored values + indices).
+    """Bytes of a view cache: examples × views × what is stored per view
+    (all logits; or, with `top_k`, k values, k class indices and the
+    log-mean-exp of the other logits; and the feature taps).
 
     Args:
         distiller: a `tfkd.Distiller`.
@@ -76,7 +79,7 @@ def cache_size(distiller, num_examples, views=1, top_k=None):
     for (_, key), (shape, dtype) in _layout(distiller, top_k, classes).items():
         size = num_examples * views * math.prod(shape) * np.dtype(dtype).itemsize
         total += size
-        if not (cache_lib.is_logits(key) or key in (cache_lib.TOPK_VALUES, cache_lib.TOPK_INDICES)):
+        if not (cache_lib.is_logits(key) or key in cache_lib.TOPK_KEYS):
             features += size
     return total, features
 
@@ -176,7 +179,8 @@ def cache_teacher_views(
     so a resumed run sees the same batches as an uninterrupted one.
 
     Stored per example and view: the logits (all, or with `top_k` the k
-    largest values and their class indices; replayed as in
+    largest values, their class indices and the log-mean-exp of the
+    others; replayed as in
     `tfkd.cache_teacher_outputs`), and every feature tap the losses need.
     The size is printed; a feature cache over 4 GiB is refused.
 
