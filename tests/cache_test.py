@@ -113,6 +113,7 @@ def test_top_k_logits_keep_the_top_classes_and_the_mass_of_the_rest():
         dropped = full64[row, order[row, 3:]]
         want[row, order[row, 3:]] = np.log(np.mean(np.exp(dropped)))
     np.testing.assert_allclose(top3, want, rtol=1e-5, atol=1e-5)
+
     # At temperature 1 the dropped classes keep exactly their probability mass.
     def softmax(z):
         e = np.exp(z - z.max(-1, keepdims=True))
