@@ -22,6 +22,8 @@ from recipes.lib import tune
 flags.DEFINE_list("tune_methods", ["kd"], "Methods to tune: kd, kd_mixup, fitnet, at, rkd, sp, pkt.")
 flags.DEFINE_integer("max_trials", 12, "Trials per method.")
 flags.DEFINE_integer("trial_epochs", 8, "Epochs per trial.")
+flags.DEFINE_list("temperatures", [str(t) for t in tune.TEMPERATURES], "Soft-label temperatures to try (kd).")
+flags.DEFINE_list("alphas", [str(a) for a in tune.ALPHAS], "Hard-label weights to try (kd; 0 = pure distillation).")
 flags.DEFINE_string("output", "recipes/results/tuned.json", "JSON file the best settings are merged into.")
 recipe_flags.define_config_flags()
 
@@ -31,7 +33,9 @@ def main(argv):
     config = recipe_flags.config_from_flags(argv)
     f = flags.FLAGS
     try:
-        results = tune.run(config, f.tune_methods, f.max_trials, f.trial_epochs, f.output)
+        grid = [float(t) for t in f.temperatures], [float(a) for a in f.alphas]
+        command = "python recipes/tune.py " + " ".join(sys.argv[1:])
+        results = tune.run(config, f.tune_methods, f.max_trials, f.trial_epochs, f.output, *grid, command=command)
     except (ValueError, FileExistsError) as e:
         raise app.UsageError(str(e)) from None
     for method, best in results.items():

@@ -242,6 +242,11 @@ CASES = {
         ValueError,
         "share a name",
     ),
+    "a loss named like a Distiller metric": (
+        lambda c, t: tfkd.Distiller(T(), S(), losses=[L.SoftLabels(name="student_loss")]),
+        ValueError,
+        "a name the Distiller logs itself",
+    ),
     # Compile and data.
     "compile without a loss": (
         lambda c, t: tfkd.Distiller(T(), S(), losses=[L.SoftLabels()]).compile("adam"),

@@ -1,6 +1,7 @@
 """Each recipe end to end at smoke size, resume included."""
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -109,3 +110,20 @@ def test_demo_smoke(tmp_path):
     assert any("| model | parameters | test accuracy | agreement with teacher |" in line for line in lines)
     assert os.path.exists(export) and os.path.exists(export.replace(".tflite", ".json"))
     assert lines[-1].startswith("Distillation: ")
+
+
+def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_path):
+    from recipes.lib import tune
+
+    config = Config(workdir=str(tmp_path), smoke=True, teacher=teacher_path, student="mlp_small", batch_size=64)
+    output = str(tmp_path / "tuned.json")
+    results = tune.run(config, ["kd"], output=output, temperatures=[2.0, 4.0], alphas=[0.1], command="tune smoke")
+    best = results["kd"]
+    assert best["grid"] == {"temperature": [2.0, 4.0], "alpha": [0.1]}
+    assert best["temperature"] in (2.0, 4.0) and best["alpha"] == 0.1 and best["trials"] == 2
+    with open(output) as f:
+        assert json.load(f)["mlp_small"]["kd"]["command"] == "tune smoke"
+    tuned = tune.tuned_config(config, {"mlp_small": results}, "kd")
+    assert (tuned.temperature, tuned.alpha) == (best["temperature"], 0.1)
+    with pytest.raises(ValueError, match="Temperatures must be > 0"):
+        tune.run(config, ["kd"], temperatures=[0.0])

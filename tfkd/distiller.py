@@ -8,10 +8,13 @@ import tensorflow as tf
 from tfkd import compat, precision
 from tfkd import losses as losses_lib
 from tfkd.batch_check import CACHED_INPUTS, check_first_batch
+from tfkd.loss_means import LossMeans
 from tfkd.nonfinite import STOP_AFTER_SKIPS, NonFiniteGuard, NonFiniteWarner
 from tfkd.tap_plan import TapPlan
 from tfkd.taps import LOGITS, OUTPUT
 from tfkd.validation import finite_number
+
+NONFINITE = "nonfinite_steps"
 
 # Key of a dataset element's inputs that carries cached teacher outputs.
 CACHED_TEACHER = "tfkd_teacher"
@@ -115,6 +118,12 @@ def _check_losses(losses, student_loss_weight):
     if len(set(names)) != len(names):
         raise ValueError(
             f"Two distillation losses share a name: {names}. Fix: pass `name=` to tell them apart in the metrics."
+        )
+    taken = sorted(set(names) & {"loss", "student_loss", NONFINITE})
+    if taken:
+        raise ValueError(
+            f"A distillation loss is named {taken[0]!r}, a name the Distiller logs itself. "
+            "Fix: pass another `name=` to that loss."
         )
 
 
@@ -238,9 +247,9 @@ class Distiller(keras.Model):
 
         self.student = student
         self.adapters = [layer for l in losses for layer in l.layers]
-        self._student_loss_tracker = keras.metrics.Mean(name="student_loss")
-        self._term_trackers = [keras.metrics.Mean(name=l.name) for l in losses]
-        self._nonfinite_counter = keras.metrics.Sum(name="nonfinite_steps")
+        # The student's loss, each distillation term and the skipped steps,
+        # logged under their names.
+        self._means = LossMeans(["student_loss", *(l.name for l in losses), NONFINITE], sums=[NONFINITE])
         if balance:
             self._balance_scales = self.add_weight(
                 shape=(len(losses),),
@@ -440,13 +449,15 @@ class Distiller(keras.Model):
         return compat.reducible_logs(self.distribute_strategy, logs)
 
     def _update_trackers(self, finite, total, hard, terms, batch):
-        finite_or_zero = lambda v: tf.where(finite, v, tf.zeros_like(v))
+        # A skipped step's losses are left out of the means and counted.
         weight = tf.cast(finite, "float32") * tf.cast(batch, "float32")
-        self._loss_tracker.update_state(finite_or_zero(total), sample_weight=weight)
-        self._student_loss_tracker.update_state(finite_or_zero(hard), sample_weight=weight)
-        for tracker, term in zip(self._term_trackers, terms):
-            tracker.update_state(finite_or_zero(term), sample_weight=weight)
-        self._nonfinite_counter.update_state(1.0 - tf.cast(finite, "float32"))
+        self._loss_tracker.update_state(tf.where(finite, total, 0.0), sample_weight=weight)
+        values = tf.stack([tf.cast(v, "float32") for v in (hard, *terms)])
+        bad = 1.0 - tf.cast(finite, "float32")
+        self._means.update_state(
+            tf.concat([tf.where(finite, values, 0.0), bad[None]], 0),
+            tf.concat([tf.fill(tf.shape(values), weight), [1.0]], 0),
+        )
 
     def test_step(self, data):
         x, y, sample_weight, _ = self._unpack(data)
@@ -454,9 +465,10 @@ class Distiller(keras.Model):
         hard = self._hard_loss(y, y_pred, sample_weight, training=False)
         batch = tf.shape(tf.nest.flatten(x)[0])[0]
         self._loss_tracker.update_state(hard, sample_weight=batch)
-        self._student_loss_tracker.update_state(hard, sample_weight=batch)
+        only_student_loss = tf.one_hot(0, len(self._means.names)) * tf.cast(batch, "float32")
+        self._means.update_state(tf.fill([len(self._means.names)], tf.cast(hard, "float32")), only_student_loss)
         logs = self.compute_metrics(x, y, y_pred, sample_weight)
-        skip = {t.name for t in self._term_trackers} | {"nonfinite_steps"}
+        skip = set(self._means.names[1:])
         return compat.reducible_logs(self.distribute_strategy, {k: v for k, v in logs.items() if k not in skip})
 
     def predict_step(self, data):

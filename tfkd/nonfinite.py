@@ -63,9 +63,9 @@ class NonFiniteGuard:
     def is_finite(self, total, inputs):
         """One boolean: the loss and every float input are finite, agreed
         across replicas (a replica with a bad batch makes all skip)."""
-        values = [tf.reshape(tf.cast(total, "float32"), [-1])]
-        values += [tf.reshape(tf.cast(v, "float32"), [-1]) for v in tf.nest.flatten(inputs) if "float" in str(v.dtype)]
-        finite = tf.reduce_all(tf.math.is_finite(tf.concat(values, 0)))
+        checks = [tf.reduce_all(tf.math.is_finite(tf.cast(total, "float32")))]
+        checks += [tf.reduce_all(tf.math.is_finite(v)) for v in tf.nest.flatten(inputs) if v.dtype.is_floating]
+        finite = tf.reduce_all(tf.stack(checks)) if len(checks) > 1 else checks[0]
         if tf.distribute.has_strategy() and tf.distribute.in_cross_replica_context() is False:
             bad = tf.distribute.get_replica_context().all_reduce(
                 tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, "float32")
@@ -75,7 +75,11 @@ class NonFiniteGuard:
 
     def apply(self, optimizer, finite, gradients, variables, snapshot):
         """Applies the gradients if `finite`, else skips the step (or raises)
-        and restores `snapshot`. Returns how many steps in a row failed."""
+        and restores `snapshot`. Returns how many steps in a row failed.
+
+        With one replica and a plain optimizer, the step is one `tf.cond`:
+        apply the gradients, or restore the snapshot and record the skip; a
+        finite step does no bookkeeping beyond two counters."""
         if self.mode == "raise":
             check = tf.debugging.assert_equal(
                 finite,
@@ -88,7 +92,25 @@ class NonFiniteGuard:
             with tf.control_dependencies([check]):
                 gradients = [g if g is None else tf.identity(g) for g in gradients]
             optimizer.apply_gradients(zip(gradients, variables))
+        elif tf.distribute.get_strategy().num_replicas_in_sync == 1 and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+
+            def apply():
+                optimizer.apply_gradients(zip(gradients, variables))
+                return tf.constant(True)
+
+            def skip():
+                for v, old in snapshot:
+                    v.assign(old)
+                self._record_skip(tf.constant(True))
+                return tf.constant(False)
+
+            tf.cond(finite, apply, skip)
         else:
+            # Several replicas (variables synchronised on assignment, which
+            # may not happen inside a replica-side tf.cond) or a
+            # LossScaleOptimizer (which decides itself).
             _apply_if_finite(optimizer, finite, gradients, variables)
             if snapshot:
 
@@ -98,16 +120,19 @@ class NonFiniteGuard:
                     return tf.constant(False)
 
                 tf.cond(finite, lambda: tf.constant(True), restore)
-        bad = tf.logical_not(finite)
-        slot = tf.math.floormod(self.count, _REMEMBERED)
-        self.steps.assign(
-            tf.where(tf.logical_and(bad, tf.range(_REMEMBERED, dtype=tf.int64) == slot), self.batch, self.steps)
-        )
-        self.count.assign_add(tf.cast(bad, tf.int64))
+            self._record_skip(tf.logical_not(finite))
         self.batch.assign_add(1)
         in_a_row = tf.where(finite, tf.zeros((), "int64"), self.in_a_row + 1)
         self.in_a_row.assign(in_a_row)
         return in_a_row
+
+    def _record_skip(self, skipped):
+        """If `skipped`, remembers the step's batch (the first few per epoch)
+        and counts it."""
+        slot = tf.math.floormod(self.count, _REMEMBERED)
+        here = tf.logical_and(skipped, tf.range(_REMEMBERED, dtype=tf.int64) == slot)
+        self.steps.assign(tf.where(here, self.batch, self.steps))
+        self.count.assign_add(tf.cast(skipped, tf.int64))
 
     def reported_loss(self, loss, in_a_row):
         """The epoch's mean loss, or NaN once too many steps failed in a row."""

@@ -29,10 +29,13 @@ def _kt():
     return keras_tuner
 
 
-def _space(hp, method):
+def _space(hp, method, grid):
     """The trial's settings for `method`, as Config fields."""
     if method in ("kd", "kd_mixup"):
-        return {"temperature": hp.Choice("temperature", TEMPERATURES), "alpha": hp.Choice("alpha", ALPHAS)}
+        return {
+            "temperature": hp.Choice("temperature", grid["temperature"]),
+            "alpha": hp.Choice("alpha", grid["alpha"]),
+        }
     typical = TYPICAL_WEIGHT[method]
     return {
         "feature_weight": hp.Float(
@@ -48,9 +51,10 @@ def _base(config, method):
     return dataclasses.replace(config, method=method, mixup=0.0 if method != "kd" else config.mixup)
 
 
-def tune_method(config, method, teacher_path, max_trials, trial_epochs, directory):
+def tune_method(config, method, teacher_path, max_trials, trial_epochs, directory, grid=None):
     """Searches one method's settings; returns the best values and their
     validation accuracy."""
+    grid = grid or {"temperature": TEMPERATURES, "alpha": ALPHAS}
     kt = _kt()
     base = dataclasses.replace(_base(config, method), epochs=trial_epochs, teacher=teacher_path)
     common.set_up(base)
@@ -69,7 +73,7 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
 
     class HyperDistiller(kt.HyperModel):
         def build(self, hp):
-            trial = dataclasses.replace(base, **_space(hp, method))
+            trial = dataclasses.replace(base, **_space(hp, method, grid))
             model = distiller(trial)
             model.compile(**common.compile_args(trial, steps))
             return model
@@ -84,7 +88,7 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
         max_trials=max_trials,
         seed=config.seed,
         directory=directory,
-        project_name=f"{base.student}_{method}",
+        project_name=_project(base, method, grid),
         overwrite=False,
     )
     tuner.search(train, epochs=common.epochs(base), steps_per_epoch=steps, validation_data=val, verbose=0)
@@ -95,10 +99,23 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
         "val_accuracy": float(best_trial.score),
         "trials": len(tuner.oracle.trials),
         "trial_epochs": trial_epochs,
+        **({"grid": {k: list(v) for k, v in grid.items()}} if method in ("kd", "kd_mixup") else {}),
     }
 
 
-def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output=""):
+def _project(base, method, grid):
+    """The KerasTuner project: one per student, method and grid, so a search
+    over another grid never resumes this one."""
+    width = f"_w{base.student_width}" if base.student_width else ""
+    name = f"{base.student}{width}_{method}"
+    if method in ("kd", "kd_mixup") and (tuple(grid["temperature"]), tuple(grid["alpha"])) != (TEMPERATURES, ALPHAS):
+        name += (
+            "_T" + "-".join(f"{t:g}" for t in grid["temperature"]) + "_a" + "-".join(f"{a:g}" for a in grid["alpha"])
+        )
+    return name
+
+
+def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output="", temperatures=None, alphas=None, command=""):
     """Tunes each method for `config.student` and records the best settings.
 
     Resumable: the KerasTuner project under `workdir/tune/` keeps finished
@@ -112,14 +129,21 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output=""):
         max_trials: trials per method.
         trial_epochs: epochs per trial (shorter than a full run).
         output: a JSON file to merge the results into (keyed by student).
+        temperatures, alphas: the soft-label grid (defaults: `TEMPERATURES`
+            and `ALPHAS`).
+        command: the command line, recorded beside the results.
 
     Returns:
         `{method: {setting: value, "val_accuracy": float, ...}}`.
 
     Raises:
-        ValueError: for a bad config, no teacher, or an unknown method.
+        ValueError: for a bad config, no teacher, an unknown method or a bad
+            grid value.
     """
     config.validate()
+    grid = {"temperature": tuple(temperatures or TEMPERATURES), "alpha": tuple(alphas or ALPHAS)}
+    if not all(t > 0 for t in grid["temperature"]) or not all(a >= 0 for a in grid["alpha"]):
+        raise ValueError(f"Temperatures must be > 0 and alphas >= 0, got {grid}.")
     if not config.teacher:
         raise ValueError("tune needs --teacher=path/to/teacher.keras.")
     unknown = [m for m in methods if m not in ("kd", "kd_mixup", *TYPICAL_WEIGHT)]
@@ -128,7 +152,10 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output=""):
     if config.smoke:
         max_trials, trial_epochs = min(max_trials, 2), 1
     directory = os.path.join(config.workdir, "tune")
-    results = {m: tune_method(config, m, config.teacher, max_trials, trial_epochs, directory) for m in methods}
+    results = {m: tune_method(config, m, config.teacher, max_trials, trial_epochs, directory, grid) for m in methods}
+    if command:
+        for result in results.values():
+            result["command"] = command
     if output:
         key = f"{config.student}_w{config.student_width}" if config.student_width else config.student
         merged = {}
