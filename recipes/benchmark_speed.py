@@ -19,6 +19,11 @@ flags.DEFINE_list("pairs", ["small", "wide"], f"Model pairs, from {list(benchmar
 flags.DEFINE_integer("batch_size", 256, "Examples per step.")
 flags.DEFINE_integer("steps", 20, "Steps per timed epoch.")
 flags.DEFINE_integer("repeats", 3, "Timed epochs per row (after one warm-up epoch).")
+flags.DEFINE_integer(
+    "duel_rounds",
+    benchmark_speed.DUEL_ROUNDS,
+    "Rounds of the tfkd / keras.distillation duels (one epoch each per round, in alternation).",
+)
 flags.DEFINE_bool("keras", True, "Also time keras.distillation.Distiller.")
 flags.DEFINE_integer(
     "memory_examples",
@@ -36,6 +41,8 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     try:
         benchmark_speed.check_args(FLAGS.pairs, FLAGS.batch_size, FLAGS.steps, FLAGS.repeats)
+        if FLAGS.duel_rounds < 1:
+            raise ValueError(f"--duel_rounds must be >= 1, got {FLAGS.duel_rounds}.")
     except ValueError as e:
         raise app.UsageError(str(e)) from None
     benchmark_speed.run(
@@ -48,6 +55,7 @@ def main(argv):
         FLAGS.keras,
         memory_examples=0 if FLAGS.smoke else FLAGS.memory_examples,
         only_memory=FLAGS.only_memory,
+        duel_rounds=FLAGS.duel_rounds,
     )
 
 

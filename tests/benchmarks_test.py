@@ -35,7 +35,13 @@ def test_speed_benchmark_smoke(tmp_path):
         assert (r["ratio"] is None) == (r["reference"] == "")
     table = open(tmp_path / "speed.md").read()
     assert table.startswith("| pair | row | examples/s | ratio | to | peak RSS | added RSS |")
+    assert "small, tfkd kd vs keras.distillation kd: tfkd's epoch time" in table and "2 rounds" in table
     assert len(list(csv.DictReader(open(tmp_path / "speed.csv")))) == len(rows)
+
+
+def test_paired_ratio_is_the_median_of_per_round_ratios():
+    median, low, high = benchmark_speed.paired_ratio([1.0, 2.2, 3.0], [1.0, 2.0, 2.0])
+    assert (median, low, high) == pytest.approx((1.1, 1.0, 1.5))
 
 
 def test_memory_probes_run_in_their_own_processes():

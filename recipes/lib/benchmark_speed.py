@@ -5,6 +5,7 @@ by hand), against `keras.distillation`, with caching and XLA."""
 import csv
 import dataclasses
 import os
+import statistics
 import time
 
 import keras
@@ -119,6 +120,8 @@ def _keras(teacher, student, pair, features=False):
 
 
 VIEWS, TOP_K = 8, 5
+# Rounds of the tfkd / keras.distillation duels (each round: one epoch each).
+DUEL_ROUNDS = 8
 
 
 def _fit_seconds(model, dataset, steps, repeats):
@@ -127,17 +130,28 @@ def _fit_seconds(model, dataset, steps, repeats):
     return measure.median_after_warmup(timer.seconds)
 
 
-def _interleaved_seconds(models, dataset, steps, repeats):
-    """Median epoch seconds of each model, timed in turns: a warm-up epoch
-    each, then `repeats` rounds of one epoch per model."""
+def _interleaved_seconds(models, dataset, steps, rounds):
+    """Epoch seconds of each model, timed in turns: a warm-up epoch each,
+    then `rounds` rounds of one epoch per model, the order reversed every
+    other round (so neither always runs first). Returns, per model, the
+    seconds of each round."""
     timers = [measure.EpochTimer() for _ in models]
-    for _ in range(repeats + 1):
-        for model, timer in zip(models, timers):
-            model.fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[timer], verbose=0)
-    return [measure.median_after_warmup(t.seconds) for t in timers]
+    order = list(range(len(models)))
+    for r in range(rounds + 1):
+        for i in order if r % 2 == 0 else order[::-1]:
+            models[i].fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[timers[i]], verbose=0)
+    return [t.seconds[1:] for t in timers]
 
 
-def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=print):
+def paired_ratio(seconds, reference):
+    """Median over rounds of `seconds[r] / reference[r]`, with its range:
+    each round's two epochs ran back to back, so the ratio cancels the
+    machine's drift between rounds."""
+    ratios = sorted(a / b for a, b in zip(seconds, reference))
+    return statistics.median(ratios), ratios[0], ratios[-1]
+
+
+def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=print, duel_rounds=DUEL_ROUNDS):
     """Times every row for one model pair.
 
     Args:
@@ -165,7 +179,7 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
         keras.utils.set_random_seed(1)
         return pair.build(**spec)[1]
 
-    def record(name, seconds, reference=None, probe=None):
+    def record(name, seconds, reference=None, probe=None, rounds=None):
         row = {
             "pair": pair.name,
             "row": name,
@@ -175,6 +189,7 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
             "ratio": None,
             "peak_rss_mb": probe.peak_mb if probe else None,
             "added_rss_mb": probe.peak_mb - probe.start_mb if probe else None,
+            "rounds": rounds,
         }
         if reference:
             ref = next(r for r in rows if r["row"] == reference)
@@ -236,9 +251,9 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
         for _, model, _ in duel:
             model.compile(**_compile_args())
         with measure.PeakRss() as probe:
-            seconds = _interleaved_seconds([model for _, model, _ in duel], data, steps, repeats)
-        for (name, _, reference), sec in zip(duel, seconds):
-            record(name, sec, reference, probe)
+            rounds = _interleaved_seconds([model for _, model, _ in duel], data, steps, duel_rounds)
+        for (name, _, reference), sec in zip(duel, rounds):
+            record(name, statistics.median(sec), reference, probe, rounds=sec)
     fit_row(
         "tfkd kd, jit_compile",
         _tfkd(teacher, fresh_student(), pair),
@@ -399,6 +414,21 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+def format_duels(rows):
+    """One line per keras.distillation row: the paired time ratio of tfkd to
+    it over the rounds (below 1: tfkd faster)."""
+    lines = []
+    for r in rows:
+        if r["row"].startswith("keras.distillation") and r.get("rounds"):
+            mine = next(t for t in rows if t["pair"] == r["pair"] and t["row"] == "tfkd" + r["row"][18:])
+            median, low, high = paired_ratio(mine["rounds"], r["rounds"])
+            lines.append(
+                f"- {r['pair']}, {mine['row']} vs {r['row']}: tfkd's epoch time / keras.distillation's in the same "
+                f"round, median {median:.3f} (range {low:.3f}–{high:.3f}, {len(r['rounds'])} rounds)"
+            )
+    return "\n".join(lines)
+
+
 def check_args(pairs, batch_size, steps, repeats):
     """Raises a one-line ValueError for an unknown pair or a size < 1."""
     unknown = [p for p in pairs if p not in PAIRS]
@@ -419,6 +449,7 @@ def run(
     print_fn=print,
     memory_examples=0,
     only_memory=False,
+    duel_rounds=DUEL_ROUNDS,
 ):
     """Runs the speed benchmark and writes `speed.md` and `speed.csv`.
 
@@ -436,6 +467,8 @@ def run(
             in its own process (`memory.md`).
         only_memory: skip the timed rows (memory is not disturbed by other
             jobs on the machine, timing is).
+        duel_rounds: rounds of the tfkd / keras.distillation duels (one
+            epoch each per round, timed in alternation).
 
     Returns:
         The list of row dicts.
@@ -444,9 +477,11 @@ def run(
         ValueError: for an unknown pair name or a non-positive size.
     """
     check_args(pairs, batch_size, steps, repeats)
+    if duel_rounds < 1:
+        raise ValueError(f"duel_rounds must be >= 1, got {duel_rounds}.")
     rows = []
     if not only_memory:
-        rows = _timed_rows(pairs, batch_size, steps, repeats, smoke, include_keras, workdir, print_fn)
+        rows = _timed_rows(pairs, batch_size, steps, repeats, smoke, include_keras, workdir, print_fn, duel_rounds)
     if memory_examples:
         memory = format_memory(memory_rows(memory_examples, log=print_fn))
         os.makedirs(workdir, exist_ok=True)
@@ -456,10 +491,10 @@ def run(
     return rows
 
 
-def _timed_rows(pairs, batch_size, steps, repeats, smoke, include_keras, workdir, print_fn):
+def _timed_rows(pairs, batch_size, steps, repeats, smoke, include_keras, workdir, print_fn, duel_rounds):
     """Times every pair's rows and writes `speed.md` and `speed.csv`."""
     if smoke:
-        batch_size, steps, repeats = 16, 2, 1
+        batch_size, steps, repeats, duel_rounds = 16, 2, 1, 2
     try:
         x, y = data_lib.load_arrays("fashion_mnist")["train"]
         x = data_lib.to_float(x)
@@ -471,14 +506,19 @@ def _timed_rows(pairs, batch_size, steps, repeats, smoke, include_keras, workdir
     rows = []
     for name in pairs:
         print_fn(f"pair {name}: batch {batch_size}, {steps} steps per epoch, median of {repeats} epochs")
-        rows += run_pair(PAIRS[name], x, y, batch_size, steps, repeats, include_keras, log=print_fn)
+        rows += run_pair(PAIRS[name], x, y, batch_size, steps, repeats, include_keras, print_fn, duel_rounds)
     os.makedirs(workdir, exist_ok=True)
     table = format_table(rows)
+    duels = format_duels(rows)
+    if duels:
+        table += "\n\nPaired duels (tfkd and keras.distillation timed in alternation):\n" + duels
     with open(os.path.join(workdir, "speed.md"), "w") as f:
         f.write(table + "\n")
     with open(os.path.join(workdir, "speed.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval="")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(
+            {**r, "rounds": " ".join(f"{t:.4f}" for t in r["rounds"]) if r.get("rounds") else ""} for r in rows
+        )
     print_fn(table)
     return rows
