@@ -42,6 +42,17 @@ def test_speed_benchmark_smoke(tmp_path):
 def test_paired_ratio_is_the_median_of_per_round_ratios():
     median, low, high = benchmark_speed.paired_ratio([1.0, 2.2, 3.0], [1.0, 2.0, 2.0])
     assert (median, low, high) == pytest.approx((1.1, 1.0, 1.5))
+    rows = [
+        {"pair": "wide", "row": "tfkd kd + 2 hints", "rounds": [1.0, 2.0]},
+        {
+            "pair": "wide",
+            "row": "keras.distillation kd + 2 features",
+            "rounds": [2.0, 2.0],
+            "versus": "tfkd kd + 2 hints",
+        },
+    ]
+    assert "wide, tfkd kd + 2 hints vs keras.distillation kd + 2 features" in benchmark_speed.format_duels(rows)
+    assert "median 0.750 (range 0.500–1.000, 2 rounds)" in benchmark_speed.format_duels(rows)
 
 
 def test_memory_probes_run_in_their_own_processes():

@@ -254,6 +254,8 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
             rounds = _interleaved_seconds([model for _, model, _ in duel], data, steps, duel_rounds)
         for (name, _, reference), sec in zip(duel, rounds):
             record(name, statistics.median(sec), reference, probe, rounds=sec)
+            if name != duel[0][0]:
+                rows[-1]["versus"] = duel[0][0]  # the tfkd row it was timed against
     fit_row(
         "tfkd kd, jit_compile",
         _tfkd(teacher, fresh_student(), pair),
@@ -415,12 +417,12 @@ def format_table(rows):
 
 
 def format_duels(rows):
-    """One line per keras.distillation row: the paired time ratio of tfkd to
-    it over the rounds (below 1: tfkd faster)."""
+    """One line per keras.distillation row: the paired time ratio of the tfkd
+    row it was timed against to it, over the rounds (below 1: tfkd faster)."""
     lines = []
     for r in rows:
-        if r["row"].startswith("keras.distillation") and r.get("rounds"):
-            mine = next(t for t in rows if t["pair"] == r["pair"] and t["row"] == "tfkd" + r["row"][18:])
+        if r.get("versus") and r.get("rounds"):
+            mine = next(t for t in rows if t["pair"] == r["pair"] and t["row"] == r["versus"])
             median, low, high = paired_ratio(mine["rounds"], r["rounds"])
             lines.append(
                 f"- {r['pair']}, {mine['row']} vs {r['row']}: tfkd's epoch time / keras.distillation's in the same "
