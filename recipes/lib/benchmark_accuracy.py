@@ -68,6 +68,7 @@ class Settings:
     teacher: str = ""  # "" = the shipped teacher (saved_models/), else train one
     teacher_epochs: int = 0  # 0 = train_teacher's default
     second_teacher_epochs: int = 15
+    second_teacher: str = ""  # "" = train an mlp_teacher for the two-teacher row, else this .keras file
     epochs: int = 0  # 0 = each student's own (STUDENTS)
     views: int = 8  # cached teacher views for augmented rows
     augment: str = "default"  # "default": each student's own (STUDENTS); "on"/"off" for every row
@@ -174,17 +175,27 @@ class Benchmark:
         if self.s.smoke or not os.path.exists(path):
             result = self.teacher(TEACHER)
         else:
-            start = time.perf_counter()
-            model = distill_common.load_model(path)
-            _, test, _ = distill_common.splits(self.config(0))
-            model.compile(**{k: v for k, v in distill_common.compile_args(self.config(0)).items() if k != "optimizer"})
-            result = {
-                "path": path,
-                "params": model.count_params(),
-                "test_accuracy": float(model.evaluate(test, verbose=0)[1]),
-            }
-            self._record("teacher", TEACHER, TEACHER, 0, "float32", result, start)
+            result = self.loaded_teacher(path, TEACHER)
         self.teacher_path = result["path"]
+        return result
+
+    def loaded_teacher(self, path, role):
+        """A teacher from a `.keras` file, evaluated on the validation and
+        test splits and recorded in the table as `role`."""
+        if not os.path.exists(path):
+            raise ValueError(f"No teacher file at {path!r}. Fix: pass the path of a trained .keras model.")
+        start = time.perf_counter()
+        model = distill_common.load_model(path)
+        val, test, _ = distill_common.splits(self.config(0))
+        model.compile(**{k: v for k, v in distill_common.compile_args(self.config(0)).items() if k != "optimizer"})
+        result = {
+            "path": path,
+            "params": model.count_params(),
+            "val_accuracy": float(model.evaluate(val, verbose=0)[1]),
+            "test_accuracy": float(model.evaluate(test, verbose=0)[1]),
+        }
+        label = role if role == TEACHER else f"{model.name} ({os.path.basename(os.path.dirname(path)) or path})"
+        self._record("teacher", label, role, 0, "float32", result, start)
         return result
 
     def row_config(self, student, row, seed, teachers, width=None, precision="float32", epochs=None, examples=0):
@@ -268,7 +279,11 @@ class Benchmark:
     def table(self):
         teachers = {TEACHER: self.main_teacher()}
         if MULTI in self.s.rows:
-            teachers[SECOND_TEACHER] = self.teacher(SECOND_TEACHER, augment=False)
+            teachers[SECOND_TEACHER] = (
+                self.loaded_teacher(self.s.second_teacher, SECOND_TEACHER)
+                if self.s.second_teacher
+                else self.teacher(SECOND_TEACHER, augment=False)
+            )
         for student in self.s.students:
             for row in self.s.rows:
                 if applicable(student, row):
