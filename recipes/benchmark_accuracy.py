@@ -28,7 +28,7 @@ _HELP = {
 recipe_flags.define_dataclass_flags(benchmark_accuracy.Settings, _HELP)
 flags.DEFINE_bool("collect", False, "Only rebuild the tables from the finished runs in --workdir (no training).")
 FLAGS = flags.FLAGS
-_INTS = ("seeds", "curve_widths")
+_INTS = ("seeds", "curve_widths", "curve_seeds")
 
 
 def main(argv):
