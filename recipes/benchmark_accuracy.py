@@ -28,21 +28,27 @@ _HELP = {
 recipe_flags.define_dataclass_flags(benchmark_accuracy.Settings, _HELP)
 flags.DEFINE_bool("collect", False, "Only rebuild the tables from the finished runs in --workdir (no training).")
 FLAGS = flags.FLAGS
-_INTS = ("seeds", "curve_widths", "curve_seeds")
+
+
+def settings_from_flags(flag_values):
+    """`Settings` from parsed flags: list flags whose default holds integers
+    (seeds, widths) become tuples of ints, the others tuples of strings."""
+    values = {}
+    for field in dataclasses.fields(benchmark_accuracy.Settings):
+        value = flag_values[field.name].value
+        if isinstance(field.default, tuple):
+            ints = field.default and all(isinstance(v, int) for v in field.default)
+            value = tuple(int(v) for v in value) if ints else tuple(value)
+        values[field.name] = value
+    return benchmark_accuracy.Settings(**values)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    values = {}
-    for field in dataclasses.fields(benchmark_accuracy.Settings):
-        value = FLAGS[field.name].value
-        if isinstance(field.default, tuple):
-            value = tuple(int(v) for v in value) if field.name in _INTS else tuple(value)
-        values[field.name] = value
-    settings = benchmark_accuracy.Settings(**values)
     try:
+        settings = settings_from_flags(FLAGS)
         settings.validate()
     except ValueError as e:
         raise app.UsageError(str(e)) from None

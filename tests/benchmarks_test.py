@@ -2,6 +2,8 @@
 
 import csv
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -114,3 +116,18 @@ def test_accuracy_benchmark_cache_parity_rows(tmp_path):
     plain = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
     assert not plain.row_config("cnn", "kd", 0, teachers).augment  # the CNN's own: no augmentation
     assert plain.row_config("cnn", "kd", 0, teachers).views == 1
+
+
+def test_list_flags_with_integer_defaults_reach_the_settings_as_integers():
+    # In a subprocess: importing the script defines its absl flags.
+    code = (
+        "import sys; sys.argv = ['x', '--curve_seeds=0,3', '--seeds=4']\n"
+        "from absl import flags\n"
+        "from recipes import benchmark_accuracy as cli\n"
+        "flags.FLAGS(sys.argv)\n"
+        "s = cli.settings_from_flags(flags.FLAGS)\n"
+        "print(s.curve_seeds, s.seeds, s.curve_widths, s.rows[:2])\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "(0, 3) (4,) (32, 128, 256) ('scratch', 'scratch+mixup')"
