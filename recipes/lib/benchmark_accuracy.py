@@ -415,7 +415,8 @@ def format_table(summary, results, settings):
     for t in teachers:
         if t["row"] not in seen:
             seen.add(t["row"])
-            lines.append(f"| {t['row']} | teacher | {t['params']:,} | {100 * t['test_accuracy']:.2f} |  |  |  |  |")
+            role = "teacher" if t["row"] == TEACHER else f"second teacher ('{MULTI}')"
+            lines.append(f"| {t['model']} | {role} | {t['params']:,} | {100 * t['test_accuracy']:.2f} |  |  |  |  |")
     for r in summary:
         std = f" ± {100 * r['std']:.2f} (n={r['n']})" if r["n"] > 1 else " (n=1)"
         base = r["baseline"]
