@@ -131,3 +131,15 @@ def test_list_flags_with_integer_defaults_reach_the_settings_as_integers():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "(0, 3) (4,) (32, 128, 256) ('scratch', 'scratch+mixup')"
+
+
+def test_deploy_benchmark_takes_the_reference_width_not_the_curve_widths(tmp_path):
+    from recipes.lib import benchmark_deploy
+
+    for name in ("mlp_small_w32_kd_s0", "mlp_small_w128_kd_s0", "mlp_small_w256_kd_s0", "mlp_small_w128_kd_s1"):
+        folder = tmp_path / "runs" / "float32_e60_n0" / "mlp" / "kd" / name
+        folder.mkdir(parents=True)
+        (folder / "student.keras").write_text("")
+    found = benchmark_deploy.default_models(str(tmp_path))
+    assert found["mlp_kd"].endswith(os.path.join("mlp_small_w128_kd_s0", "student.keras"))
+    assert "mlp_scratch" not in found

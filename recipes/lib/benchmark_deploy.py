@@ -36,7 +36,11 @@ def default_models(benchmark_workdir="workdirs/benchmark_accuracy", seed=0):
     for folder, _, files in sorted(os.walk(root)):
         parts = os.path.relpath(folder, root).split(os.sep)
         if "student.keras" in files and len(parts) == 4 and parts[1] in STUDENTS and parts[2] in ("scratch", "kd"):
-            if parts[3].endswith(f"_s{seed}") and parts[0].endswith("_n0"):
+            spec = STUDENTS[parts[1]]
+            # The reference width only (the compression curve's other widths
+            # sit in the same folders).
+            name = f"{spec['student']}_w{spec['student_width']}_{parts[2]}_s{seed}"
+            if parts[3] == name and parts[0].endswith("_n0"):
                 found[f"{parts[1]}_{parts[2]}"] = os.path.join(folder, "student.keras")
     return found
 
