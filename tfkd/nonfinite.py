@@ -101,8 +101,7 @@ class NonFiniteGuard:
                 return tf.constant(True)
 
             def skip():
-                for v, old in snapshot:
-                    v.assign(old)
+                _restore(snapshot)
                 self._record_skip(tf.constant(True))
                 return tf.constant(False)
 
@@ -115,8 +114,7 @@ class NonFiniteGuard:
             if snapshot:
 
                 def restore():
-                    for v, old in snapshot:
-                        v.assign(old)
+                    _restore(snapshot)
                     return tf.constant(False)
 
                 tf.cond(finite, lambda: tf.constant(True), restore)
@@ -137,6 +135,11 @@ class NonFiniteGuard:
     def reported_loss(self, loss, in_a_row):
         """The epoch's mean loss, or NaN once too many steps failed in a row."""
         return tf.where(in_a_row >= STOP_AFTER_SKIPS, float("nan"), tf.cast(loss, "float32"))
+
+
+def _restore(snapshot):
+    for v, old in snapshot:
+        v.assign(old)
 
 
 def _apply_if_finite(optimizer, finite, gradients, variables):
