@@ -26,6 +26,9 @@ flags.DEFINE_enum(
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "litert"], "Export format.")
 flags.DEFINE_enum("quantize", "none", ["none", "float16", "dynamic", "int8", "int16x8"], "LiteRT quantization.")
 flags.DEFINE_bool("int8_io", False, "int8 inputs and outputs (with --quantize=int8).")
+flags.DEFINE_bool(
+    "float_logits", False, "With --quantize=int8: keep the last (logits) layer in float32, the rest int8."
+)
 flags.DEFINE_float("max_accuracy_drop", 0.5, "Largest allowed accuracy drop of a quantized export, in points.")
 recipe_flags.define_config_flags()
 
@@ -43,6 +46,7 @@ def main(argv):
             compute_dtype=f.compute_dtype,
             int8_io=f.int8_io,
             max_accuracy_drop=f.max_accuracy_drop,
+            float_logits=f.float_logits,
         )
     except (ValueError, FileExistsError, RuntimeError) as e:
         raise app.UsageError(str(e)) from None

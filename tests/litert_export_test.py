@@ -89,6 +89,42 @@ def test_int16x8_is_int8_sized_and_closer_to_float(trained, tmp_path):
     assert os.path.getsize(paths["int16x8"]) < 1.15 * os.path.getsize(paths["int8"])
 
 
+def test_float_logits_keeps_the_last_layer_float_and_fixes_int8_logit_flips(trained, tmp_path):
+    """An overconfident student (logits spanning hundreds): int8 logits step
+    by about a 256th of that range and flip near-ties; with float_logits the
+    last Dense layer's weights stay float32 and agreement rises."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model, train, val = trained
+    hot = keras.models.clone_model(model)
+    hot.set_weights(model.get_weights()[:-2] + [50 * w for w in model.get_weights()[-2:]])
+    # Blends of two images sit near the decision boundaries, where flips happen.
+    rng = np.random.default_rng(2)
+    images = np.concatenate([train[0], val[0]])
+    blend = rng.uniform(0.3, 0.7, (len(images), 1, 1, 1)).astype("float32")
+    x = blend * images + (1 - blend) * images[rng.permutation(len(images))]
+    want = np.argmax(hot.predict(x, verbose=0), 1)
+    agree, kernels = {}, {}
+    for float_logits in (False, True):
+        path = tfkd.export_student(
+            hot,
+            str(tmp_path / f"m{int(float_logits)}.tflite"),
+            format="litert",
+            quantize="int8",
+            representative_data=train,
+            check_data=val,
+            float_logits=float_logits,
+        )
+        agree[float_logits] = np.mean(np.argmax(LiteRTModel(path).predict(x), 1) == want)
+        details = Interpreter(model_path=path).get_tensor_details()
+        kernels[float_logits] = {d["dtype"].__name__ for d in details if tuple(d["shape"]) == (4, 128)}
+        report = json.load(open(str(tmp_path / f"m{int(float_logits)}.json")))
+        assert report["float_logits"] is float_logits
+    assert kernels == {False: {"int8"}, True: {"float32"}}
+    assert agree[True] > agree[False]
+    assert agree[True] >= 0.99
+
+
 def test_a_failed_check_writes_nothing_and_keeps_the_old_file(trained, tmp_path):
     model, train, val = trained
     path = str(tmp_path / "m.tflite")

@@ -343,6 +343,23 @@ CASES = {
     "unknown quantization": (lambda c, t: _litert(t, quantize="int4"), ValueError, "`quantize` must be one of"),
     "LiteRT path without .tflite": (lambda c, t: _litert(t, name="student.bin"), ValueError, "ending in '.tflite'"),
     "int8_io without int8": (lambda c, t: _litert(t, int8_io=True), ValueError, "int8_io=True needs quantize='int8'"),
+    "float_logits without int8": (
+        lambda c, t: _litert(t, quantize="dynamic", float_logits=True),
+        ValueError,
+        "float_logits=True .* needs quantize='int8'",
+    ),
+    "float_logits with int8_io": (
+        lambda c, t: _litert(
+            t, quantize="int8", representative_data=np.zeros((60, 8, 8, 1), "float32"), int8_io=True, float_logits=True
+        ),
+        ValueError,
+        "cannot be int8.*int8_io=False",
+    ),
+    "float_logits with a SavedModel": (
+        lambda c, t: _litert(t, format="saved_model", float_logits=True, name="sm"),
+        ValueError,
+        "float_logits=True needs format='litert'",
+    ),
     # Export and checkpoints.
     "export into a non-empty folder": (_export_twice, FileExistsError, "never overwrites.*overwrite=True"),
     "export of an unbuilt model": (

@@ -81,6 +81,7 @@ def export_student(
     check_data=None,
     max_accuracy_drop=0.5,
     int8_io=False,
+    float_logits=False,
 ):
     """Writes the student alone as a TensorFlow SavedModel (or a LiteRT file)
     and verifies it before moving it into place.
@@ -89,7 +90,8 @@ def export_student(
     float32 (`quantize=None`), float16 weights, dynamic-range (int8 weights,
     float activations), full-integer int8 (weights and activations,
     calibrated on `representative_data`; float32 inputs and outputs unless
-    `int8_io=True`) or int16x8 (int8 weights, int16 activations: the size of
+    `int8_io=True`; with `float_logits=True` the last layer stays float32)
+    or int16x8 (int8 weights, int16 activations: the size of
     int8 and closer to float32, on LiteRT's slower reference kernels). Only
     LiteRT's builtin ops are allowed (no Flex). The
     file is loaded in the LiteRT interpreter first: float32 logits must match
@@ -130,6 +132,12 @@ def export_student(
         max_accuracy_drop: largest allowed accuracy drop in points (None:
             report only). Defaults to 0.5.
         int8_io: int8 inputs and outputs (with `quantize="int8"`).
+        float_logits: with `quantize="int8"`, keep the op that produces the
+            logits (the last Dense layer) in float32 and everything before
+            it in int8. Int8 logits step in units of about 1/256 of their
+            calibrated range, so an overconfident student (logits spanning
+            hundreds) turns near-ties into ties or flips; a float last layer
+            removes that at 3 more bytes per weight of that layer.
 
     Returns:
         The export path.
@@ -174,7 +182,10 @@ def export_student(
             check_data,
             max_accuracy_drop,
             int8_io,
+            float_logits,
         )
+    if float_logits:
+        raise ValueError("float_logits=True needs format='litert' and quantize='int8'.")
     _check_built(student)
     if compute_dtype not in ("float32", "mixed_float16", "mixed_bfloat16"):
         raise ValueError(
@@ -215,7 +226,16 @@ def export_student(
 
 
 def _export_litert(
-    student, path, compute_dtype, overwrite, quantize, representative_data, check_data, max_accuracy_drop, int8_io
+    student,
+    path,
+    compute_dtype,
+    overwrite,
+    quantize,
+    representative_data,
+    check_data,
+    max_accuracy_drop,
+    int8_io,
+    float_logits,
 ):
     from tfkd import litert_export
 
@@ -234,16 +254,22 @@ def _export_litert(
             "Fix: choose another path, or pass overwrite=True (--overwrite)."
         )
     input_shape = tuple(student.inputs[0].shape[1:])
-    calibration = litert_export.validate(quantize, representative_data, input_shape, int8_io)
+    calibration = litert_export.validate(quantize, representative_data, input_shape, int8_io, float_logits)
     checks = None
     if check_data is not None:
         x, y = litert_export._as_arrays(check_data, "check_data")
         litert_export._check_images(x, input_shape, "check_data")
         checks = (x.astype(np.float32), y)
     model = _recast(student, "float32")
-    content = litert_export.convert(model, quantize, calibration, int8_io)
+    content = litert_export.convert(model, quantize, calibration, int8_io, float_logits)
     report = litert_export.check(model, content, quantize, checks, calibration, max_accuracy_drop, input_shape)
-    report = {"format": "litert", "quantization": quantize or "float32", "int8_io": bool(int8_io), **report}
+    report = {
+        "format": "litert",
+        "quantization": quantize or "float32",
+        "int8_io": bool(int8_io),
+        "float_logits": bool(float_logits),
+        **report,
+    }
     litert_export.write(path, content, report, overwrite)
     return path
 

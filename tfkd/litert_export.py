@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tempfile
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -68,17 +69,27 @@ def _check_images(x, input_shape, what):
         )
 
 
-def validate(quantize, representative_data, input_shape, int8_io):
+def validate(quantize, representative_data, input_shape, int8_io, float_logits=False):
     """Checks the arguments before any conversion; returns calibration images.
 
     Raises:
         ValueError: for an unknown quantization, int8 or int16x8 without
-            (enough, or well-shaped) representative data, or `int8_io`
-            without int8.
+            (enough, or well-shaped) representative data, `int8_io` without
+            int8, or `float_logits` without int8 or with `int8_io`.
     """
     check_quantize(quantize)
     if int8_io and quantize != "int8":
         raise ValueError(f"int8_io=True needs quantize='int8', got quantize={quantize!r}.")
+    if float_logits and quantize != "int8":
+        raise ValueError(
+            f"float_logits=True keeps the last layer of an int8 export in float; it needs quantize='int8', "
+            f"got quantize={quantize!r}."
+        )
+    if float_logits and int8_io:
+        raise ValueError(
+            "float_logits=True gives float32 logits, so the output cannot be int8; pass int8_io=False, or "
+            "float_logits=False for a fully integer file."
+        )
     if quantize not in CALIBRATED:
         return None
     if representative_data is None:
@@ -122,7 +133,7 @@ def _converter_settings(quantize, calibration, int8_io):
     return settings
 
 
-def convert(model, quantize=None, calibration=None, int8_io=False):
+def convert(model, quantize=None, calibration=None, int8_io=False, float_logits=False):
     """The `.tflite` bytes of a float32 Keras model.
 
     Raises:
@@ -133,6 +144,8 @@ def convert(model, quantize=None, calibration=None, int8_io=False):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "model.tflite")
         try:
+            if float_logits:
+                return _int8_with_float_logits(model, settings, tmp)
             model.export(path, format="litert", verbose=False, **settings)
         except Exception as e:  # the converter reports unsupported ops in its message
             text = str(e)
@@ -146,6 +159,37 @@ def convert(model, quantize=None, calibration=None, int8_io=False):
             raise
         with open(path, "rb") as f:
             return f.read()
+
+
+def _int8_with_float_logits(model, settings, tmp):
+    """Full-integer int8 except the op that produces the output (the logits
+    layer), which stays float32: TensorFlow's selective quantization
+    (`tf.lite.experimental.QuantizationDebugger` with a denylisted node) on
+    the converter of the model's SavedModel, the path Keras's own LiteRT
+    export takes."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    saved = os.path.join(tmp, "saved_model")
+    model.export(saved, format="tf_saved_model", verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved)
+    converter.optimizations = settings["optimizations"]
+    converter.representative_dataset = settings["representative_dataset"]
+    converter.target_spec.supported_ops = settings["target_spec"]["supported_ops"]
+    with warnings.catch_warnings():
+        # The debugger loads its instrumented model in tf.lite.Interpreter,
+        # which warns about its own deprecation; tfkd's checks use LiteRT's.
+        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+        options = tf.lite.experimental.QuantizationDebugOptions(fully_quantize=False)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=settings["representative_dataset"], debug_options=options
+        )
+        # The calibrated (not yet quantized) model names the output tensor;
+        # the op that writes it is the one kept in float.
+        output = Interpreter(model_content=debugger.calibrated_model).get_output_details()[0]["name"]
+        debugger.options = tf.lite.experimental.QuantizationDebugOptions(
+            denylisted_nodes=[output], fully_quantize=False
+        )
+        return debugger.get_nondebug_quantized_model()
 
 
 def _op_names(text):

@@ -15,13 +15,15 @@ from recipes.lib.export import CALIBRATION_EXAMPLES
 from tfkd.export import export_student
 from tfkd.litert_model import LiteRTModel
 
+# (row label, format, quantize, extra export_student arguments)
 FORMATS = (
-    ("SavedModel", "saved_model", None),
-    ("LiteRT float32", "litert", None),
-    ("LiteRT float16", "litert", "float16"),
-    ("LiteRT dynamic", "litert", "dynamic"),
-    ("LiteRT int8", "litert", "int8"),
-    ("LiteRT int16x8", "litert", "int16x8"),
+    ("SavedModel", "saved_model", None, {}),
+    ("LiteRT float32", "litert", None, {}),
+    ("LiteRT float16", "litert", "float16", {}),
+    ("LiteRT dynamic", "litert", "dynamic", {}),
+    ("LiteRT int8", "litert", "int8", {}),
+    ("LiteRT int8, float logits", "litert", "int8", {"float_logits": True}),
+    ("LiteRT int16x8", "litert", "int16x8", {}),
 )
 
 
@@ -111,13 +113,15 @@ def run(config, models, workdir, repeats=200, print_fn=print):
         model = common.load_model(model_path, "model")
         reference = np.argmax(model.predict(x_test, batch_size=512, verbose=0), -1)
         float32_lite = None
-        for label, fmt, quantize in FORMATS:
+        for label, fmt, quantize, extra in FORMATS:
+            suffix = "_float_logits" if extra.get("float_logits") else ""
             out = os.path.join(
-                workdir, "exports", f"{name}_{quantize or 'float32'}" + (".tflite" if fmt == "litert" else "")
+                workdir, "exports", f"{name}_{quantize or 'float32'}{suffix}" + (".tflite" if fmt == "litert" else "")
             )
             if os.path.exists(out):
                 shutil.rmtree(out) if os.path.isdir(out) else os.remove(out)
             kwargs = dict(representative_data=calib, check_data=val, max_accuracy_drop=None) if fmt == "litert" else {}
+            kwargs.update(extra)
             path = export_student(model, out, format=fmt, quantize=quantize, overwrite=True, **kwargs)
             predict, one = _runner(path)
             pred = np.argmax(predict(x_test), -1)

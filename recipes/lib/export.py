@@ -16,6 +16,7 @@ def run(
     compute_dtype="float32",
     int8_io=False,
     max_accuracy_drop=0.5,
+    float_logits=False,
 ):
     """Exports a saved student; LiteRT exports are calibrated on the first
     500 training examples and checked on the validation split.
@@ -24,8 +25,8 @@ def run(
         config: a `recipes.lib.config.Config` (dataset, export_dir,
             overwrite, smoke).
         model_path: the student's `.keras` file.
-        format, quantize, compute_dtype, int8_io, max_accuracy_drop: as in
-            `tfkd.export_student`.
+        format, quantize, compute_dtype, int8_io, max_accuracy_drop,
+            float_logits: as in `tfkd.export_student`.
 
     Returns:
         The export path.
@@ -44,6 +45,7 @@ def run(
             check_data=(to_float(arrays["val"][0]), arrays["val"][1]),
             max_accuracy_drop=max_accuracy_drop,
             int8_io=int8_io,
+            float_logits=float_logits,
         )
     return export_student(
         model,
