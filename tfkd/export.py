@@ -172,18 +172,10 @@ def export_student(
         )
     student = _student_of(model_or_distiller)
     if format == "litert":
-        return _export_litert(
-            student,
-            path,
-            compute_dtype,
-            overwrite,
-            quantize,
-            representative_data,
-            check_data,
-            max_accuracy_drop,
-            int8_io,
-            float_logits,
+        checks = dict(
+            representative_data=representative_data, check_data=check_data, max_accuracy_drop=max_accuracy_drop
         )
+        return _export_litert(student, path, compute_dtype, overwrite, quantize, int8_io, float_logits, **checks)
     if float_logits:
         raise ValueError("float_logits=True needs format='litert' and quantize='int8'.")
     _check_built(student)
@@ -226,16 +218,7 @@ def export_student(
 
 
 def _export_litert(
-    student,
-    path,
-    compute_dtype,
-    overwrite,
-    quantize,
-    representative_data,
-    check_data,
-    max_accuracy_drop,
-    int8_io,
-    float_logits,
+    student, path, compute_dtype, overwrite, quantize, int8_io, float_logits, representative_data, check_data, **kw
 ):
     from tfkd import litert_export
 
@@ -262,7 +245,7 @@ def _export_litert(
         checks = (x.astype(np.float32), y)
     model = _recast(student, "float32")
     content = litert_export.convert(model, quantize, calibration, int8_io, float_logits)
-    report = litert_export.check(model, content, quantize, checks, calibration, max_accuracy_drop, input_shape)
+    report = litert_export.check(model, content, quantize, checks, calibration, kw["max_accuracy_drop"], input_shape)
     report = {
         "format": "litert",
         "quantization": quantize or "float32",
