@@ -14,6 +14,8 @@ import keras
 import tensorflow as tf
 
 STOP_AFTER_SKIPS = 5
+# The metric that counts skipped steps.
+NONFINITE = "nonfinite_steps"
 # Skipped steps remembered per epoch for the warning (the count is exact).
 _REMEMBERED = 16
 
