@@ -118,6 +118,21 @@ def test_accuracy_benchmark_cache_parity_rows(tmp_path):
     assert plain.row_config("cnn", "kd", 0, teachers).views == 1
 
 
+def test_two_teacher_rows_take_both_teachers_and_mixup_only_where_named(tmp_path):
+    bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
+    teachers = {
+        benchmark_accuracy.TEACHER: {"path": "a.keras"},
+        benchmark_accuracy.SECOND_TEACHER: {"path": "b.keras"},
+    }
+    two, two_mixup, one_mixup = (
+        bench.row_config("mlp", r, 0, teachers) for r in ("kd (2 teachers)", "kd+mixup (2 teachers)", "kd+mixup")
+    )
+    assert (two.teachers, two.mixup, two.views, two.method) == (("a.keras", "b.keras"), 0.0, 1, "kd")
+    assert (two_mixup.teachers, two_mixup.views, two_mixup.method) == (("a.keras", "b.keras"), 8, "kd")
+    assert two_mixup.mixup == one_mixup.mixup > 0 and two_mixup.cache_teacher
+    assert one_mixup.teachers == () and one_mixup.teacher == "a.keras"
+
+
 def test_list_flags_with_integer_defaults_reach_the_settings_as_integers():
     # In a subprocess: importing the script defines its absl flags.
     code = (

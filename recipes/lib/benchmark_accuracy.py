@@ -20,6 +20,9 @@ from tfkd import models
 
 TEACHER, SECOND_TEACHER = "cnn_teacher", "mlp_teacher"
 MULTI = "kd (2 teachers)"
+# Soft labels of the two-teacher ensemble on mixup views (function matching).
+MULTI_MIXUP = "kd+mixup (2 teachers)"
+MULTI_ROWS = (MULTI, MULTI_MIXUP)
 # Consistent kd with the teacher run on every augmented batch, and kd on
 # cached views keeping only the 5 largest teacher logits: the accuracy parity
 # of the view cache (issue 12) is "kd top-5" against "kd online".
@@ -42,6 +45,7 @@ ROWS = (
     "pkt",
     "kd+at",
     MULTI,
+    MULTI_MIXUP,
 )
 SCRATCH_ROWS = ("scratch", "scratch+mixup")
 # The reference students: builder, width and the augmentation that served
@@ -208,8 +212,8 @@ class Benchmark:
             spec["student_width"] = width
         if self.s.augment != "default":
             spec["augment"] = self.s.augment == "on"
-        mixup = MIXUP if row.endswith("+mixup") else 0.0
-        soft_label_rows = ("kd+mixup", "kd pure", ONLINE, TOP5, MULTI)
+        mixup = MIXUP if "+mixup" in row else 0.0
+        soft_label_rows = ("kd+mixup", "kd pure", ONLINE, TOP5, *MULTI_ROWS)
         method = "scratch" if row in SCRATCH_ROWS else "kd" if row in soft_label_rows else row
         config = self.config(seed, precision, epochs, method=method, mixup=mixup, train_examples=examples, **spec)
         if method != "scratch":
@@ -219,11 +223,11 @@ class Benchmark:
             config = shipped.tuned(shipped.tuned(config, "kd"), "kd_mixup" if mixup else method.split("+")[-1])
         if row == "kd pure":
             config = dataclasses.replace(config, alpha=0.0)
-        paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if row == MULTI else [])
+        paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if row in MULTI_ROWS else [])
         augmented = config.augment or config.mixup
         return dataclasses.replace(
             config,
-            teachers=tuple(paths) if row == MULTI else (),
+            teachers=tuple(paths) if row in MULTI_ROWS else (),
             teacher=paths[0] if method != "scratch" else "",
             reference_teacher=teachers[TEACHER]["path"],
             cache_teacher=method in ("kd",) and row != ONLINE,
@@ -278,7 +282,7 @@ class Benchmark:
     # ------------------------------------------------------------- stages
     def table(self):
         teachers = {TEACHER: self.main_teacher()}
-        if MULTI in self.s.rows:
+        if any(row in self.s.rows for row in MULTI_ROWS):
             teachers[SECOND_TEACHER] = (
                 self.loaded_teacher(self.s.second_teacher, SECOND_TEACHER)
                 if self.s.second_teacher
@@ -415,7 +419,7 @@ def format_table(summary, results, settings):
     for t in teachers:
         if t["row"] not in seen:
             seen.add(t["row"])
-            role = "teacher" if t["row"] == TEACHER else f"second teacher ('{MULTI}')"
+            role = "teacher" if t["row"] == TEACHER else "second teacher (the '2 teachers' rows)"
             lines.append(f"| {t['model']} | {role} | {t['params']:,} | {100 * t['test_accuracy']:.2f} |  |  |  |  |")
     for r in summary:
         std = f" ± {100 * r['std']:.2f} (n={r['n']})" if r["n"] > 1 else " (n=1)"
