@@ -218,7 +218,17 @@ def export_student(
 
 
 def _export_litert(
-    student, path, compute_dtype, overwrite, quantize, int8_io, float_logits, representative_data, check_data, **kw
+    student,
+    path,
+    compute_dtype,
+    overwrite,
+    quantize,
+    int8_io,
+    float_logits,
+    *,
+    representative_data,
+    check_data,
+    max_accuracy_drop,
 ):
     from tfkd import litert_export
 
@@ -245,7 +255,7 @@ def _export_litert(
         checks = (x.astype(np.float32), y)
     model = _recast(student, "float32")
     content = litert_export.convert(model, quantize, calibration, int8_io, float_logits)
-    report = litert_export.check(model, content, quantize, checks, calibration, kw["max_accuracy_drop"], input_shape)
+    report = litert_export.check(model, content, quantize, checks, calibration, max_accuracy_drop, input_shape)
     report = {
         "format": "litert",
         "quantization": quantize or "float32",
