@@ -17,6 +17,7 @@ if not __package__:  # run as `python recipes/<name>.py`: the repository root ho
 from absl import app, flags, logging
 
 from recipes.lib import benchmark_deploy
+from recipes.lib import flags as recipe_flags
 
 flags.DEFINE_list(
     "models",
@@ -50,4 +51,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    recipe_flags.run(main)

@@ -13,6 +13,7 @@ if not __package__:  # run as `python recipes/<name>.py`: the repository root ho
 from absl import app, flags, logging
 
 from recipes.lib import benchmark_speed
+from recipes.lib import flags as recipe_flags
 
 flags.DEFINE_string("workdir", "workdirs/benchmark_speed", "Where speed.md and speed.csv go.")
 flags.DEFINE_list("pairs", ["small", "wide"], f"Model pairs, from {list(benchmark_speed.PAIRS)}.")
@@ -60,4 +61,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    recipe_flags.run(main)

@@ -15,6 +15,7 @@ if not __package__:  # run as `python recipes/<name>.py`: the repository root ho
 from absl import app, flags, logging
 
 from recipes.lib import demo
+from recipes.lib import flags as recipe_flags
 
 flags.DEFINE_string("workdir", "workdirs/demo", "Runs, checkpoints and logs.")
 flags.DEFINE_string(
@@ -31,4 +32,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    recipe_flags.run(main)

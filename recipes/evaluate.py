@@ -9,7 +9,7 @@ import sys
 if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from recipes.lib import evaluate
 from recipes.lib import flags as recipe_flags
@@ -26,4 +26,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    recipe_flags.run(main)

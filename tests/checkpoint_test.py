@@ -84,3 +84,24 @@ def test_checkpoint_size_does_not_depend_on_the_teacher(tmp_path):
         assert not any("t_block" in k for k in _keys(os.path.join(folder, files[0])))
     # The adapter maps to the teacher's channels, so it grows a little with the teacher.
     assert abs(sizes[1] - sizes[0]) < 0.2 * sizes[0] + 64 * 1024, sizes
+
+
+def test_load_weights_into_a_fresh_compiled_distiller_restores_the_optimizer(tmp_path):
+    """save_weights, then load_weights into a new compiled Distiller: Adam's
+    moments come back too, so training goes on exactly as if never stopped
+    (the same process, kernels and versions: bit-exact)."""
+    x, y = tiny_data(32)
+    whole = _distiller()
+    whole.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+    first = _distiller()
+    first.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    path = str(tmp_path / "run.weights.h5")
+    first.save_weights(path)
+    resumed = _distiller()
+    resumed.load_weights(path)
+    assert len(resumed.optimizer.variables) == len(first.optimizer.variables) > 2
+    for a, b in zip(resumed.optimizer.variables, first.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    resumed.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(resumed.student.weights, whole.student.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)

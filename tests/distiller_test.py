@@ -147,3 +147,31 @@ def test_loss_falls_on_a_learnable_problem():
     d = _distiller()
     h = d.fit(tiny_dataset(n=128), epochs=5, verbose=0).history
     assert h["loss"][-1] < h["loss"][0]
+
+
+class _ScaledLogitMSE(tfkd.losses.DistillationLoss):
+    """A user's loss with natural attribute names: a plain temperature and a
+    scheduled scale of its own."""
+
+    def __init__(self, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.temperature = 3.0
+        self.scale = tfkd.losses.schedule.Scheduled(scale, "scale")
+
+    def compute(self, teacher, student, step=None):
+        return self.scale(step) * tf.reduce_mean(tf.square((teacher - student) / self.temperature))
+
+
+def test_a_custom_loss_may_use_any_attribute_and_its_schedules_are_logged():
+    scale = keras.optimizers.schedules.PolynomialDecay(2.0, 3, 1.0)
+    loss = _ScaledLogitMSE(scale, name="scaled_mse")
+    d = tfkd.Distiller(tiny_teacher(), tiny_student(), losses=[loss])
+    d.compile(keras.optimizers.SGD(0.01), loss=sparse_ce())
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda b, logs: seen.append(float(logs["scaled_mse_scale"]))
+    )
+    h = d.fit(tiny_dataset(n=64, batch=16), epochs=1, verbose=0, callbacks=[record]).history
+    assert np.isfinite(h["scaled_mse"][0])
+    assert seen == pytest.approx([2.0, 2.0 - 1 / 3, 2.0 - 2 / 3, 1.0], rel=1e-6)  # the schedule at steps 0..3
+    assert "scaled_mse_temperature" not in h

@@ -90,6 +90,8 @@ def main():
             options = tf.data.Options()
             options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
             dataset = dataset.with_options(options)
+        for v in distiller.trainable_weights:
+            out[f"{name}/initial/{v.path}"] = keras.ops.convert_to_numpy(v)
         history = distiller.fit(dataset, epochs=1, steps_per_epoch=args.steps, verbose=0)
         for k, v in history.history.items():
             out[f"{name}/metric/{k}"] = np.asarray(v)

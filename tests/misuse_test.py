@@ -137,6 +137,43 @@ def _mixup_with_sparse_loss(ctx):
     _distiller(ctx).fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
 
 
+class _ReplacesWeight(L.DistillationLoss):
+    """A custom loss that stores its own number under the reserved `weight`."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = 0.5
+
+    def compute(self, teacher, student, step=None):
+        return tf.reduce_mean(tf.square(teacher - student))
+
+
+class _SkipsBaseInit(L.DistillationLoss):
+    def __init__(self):  # never calls DistillationLoss.__init__
+        self.scale = 2.0
+
+    def compute(self, teacher, student, step=None):
+        return tf.reduce_mean(tf.square(teacher - student))
+
+
+def _pair_labels_with_sparse_loss(ctx):
+    x, _ = tiny_data(16)
+    pairs = np.stack([np.arange(16) % 10, np.arange(16) % 3], axis=1)
+    _distiller(ctx).fit(x, pairs, epochs=1, verbose=0)
+
+
+def _nested_student():
+    inner_in = keras.Input((8, 8, 1))
+    inner = keras.Model(inner_in, keras.layers.Conv2D(4, 3, padding="same", name="feat")(inner_in), name="backbone")
+    i = keras.Input((8, 8, 1))
+    x = keras.layers.GlobalAveragePooling2D()(inner(i))
+    return keras.Model(i, keras.layers.Dense(10)(x), name="nested_student")
+
+
+def _save_whole_distiller(ctx, tmp):
+    keras.saving.save_model(_distiller(ctx), str(tmp / "distiller.keras"))
+
+
 def _litert(tmp, **kwargs):
     student = tiny_student()
     kwargs.setdefault("format", "litert")
@@ -362,6 +399,36 @@ CASES = {
     ),
     # Export and checkpoints.
     "export into a non-empty folder": (_export_twice, FileExistsError, "never overwrites.*overwrite=True"),
+    "SavedModel export to a .tflite path": (
+        lambda c, t: tfkd.export_student(tiny_student(), str(t / "s.tflite")),
+        ValueError,
+        r"ends in '.tflite'.*Fix: pass format='litert'",
+    ),
+    "whole Distiller through keras.saving.save_model": (
+        _save_whole_distiller,
+        ValueError,
+        r"not saved whole \(through keras.saving\).*untrained teachers.*Fix: tfkd.export_student",
+    ),
+    "custom loss replacing the reserved weight": (
+        lambda c, t: tfkd.Distiller(T(), S(), losses=[_ReplacesWeight()]),
+        ValueError,
+        r"sets self.weight = 0.5, but `weight` is reserved.*Fix: store your value under another",
+    ),
+    "custom loss skipping the base __init__": (
+        lambda c, t: tfkd.Distiller(T(), S(), losses=[_SkipsBaseInit()]),
+        ValueError,
+        r"did not call DistillationLoss.__init__.*Fix: call super\(\).__init__",
+    ),
+    "label pairs with a sparse loss": (
+        lambda c, t: _pair_labels_with_sparse_loss(c),
+        ValueError,
+        r"labels have shape \(16, 2\).*one class index per example.*Fix",
+    ),
+    "tap missing the nested model's prefix": (
+        lambda c, t: tfkd.Distiller(T(), _nested_student(), losses=[L.FeatureHint("t_block1", "feat")]),
+        ValueError,
+        r"a nested model has: \['backbone/feat'\].*Fix: tap it by its path",
+    ),
     "export of an unbuilt model": (
         lambda c, t: tfkd.export_student(keras.Sequential([keras.layers.Dense(2)]), str(t / "x")),
         ValueError,

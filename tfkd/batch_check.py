@@ -75,6 +75,13 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=No
             "hard-label loss is SparseCategoricalCrossentropy, which takes class indices. Fix: compile with "
             "keras.losses.CategoricalCrossentropy(from_logits=True) (the recipes switch to it with --mixup)."
         )
+    if sparse and labels.ndim >= 2 and labels.shape[1:] != (1,):
+        raise ValueError(
+            f"The labels have shape {labels.shape}, but the hard-label loss is SparseCategoricalCrossentropy, "
+            "which takes one class index per example: shape (batch,) or (batch, 1). Fix: yield one integer label "
+            "per example, or compile with keras.losses.CategoricalCrossentropy(from_logits=True) for one-hot or "
+            "mixed label vectors of shape (batch, classes)."
+        )
     if classes and np.issubdtype(labels.dtype, np.integer) and labels.size:
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= classes:

@@ -18,6 +18,15 @@ CACHED_TEACHER = "tfkd_teacher"
 __all__ = ["CACHED_INPUTS", "CACHED_TEACHER", "STOP_AFTER_SKIPS", "Distiller"]
 
 
+def _not_saved_whole(where):
+    return (
+        f"A Distiller is not saved whole ({where}): its teachers are frozen inputs, not state, and the file "
+        "would reload with untrained teachers. Fix: tfkd.export_student(distiller, path) or "
+        "distiller.student.save('student.keras') for the student; distiller.save_weights('run.weights.h5') or "
+        "tfkd.callbacks.AtomicBackupAndRestore for resumable training state (student, adapters, optimizer)."
+    )
+
+
 class _Untracked:
     """Holds objects Keras must not track (so checkpoints skip teachers)."""
 
@@ -228,12 +237,34 @@ class Distiller(keras.Model):
         Raises:
             ValueError: always, naming what to use instead.
         """
-        raise ValueError(
-            f"A Distiller is not saved whole ({filepath!r}): its teachers are frozen inputs, not state. Fix: "
-            "tfkd.export_student(distiller, path) or distiller.student.save('student.keras') for the student; "
-            "distiller.save_weights('run.weights.h5') or tfkd.callbacks.AtomicBackupAndRestore for resumable "
-            "training state (student, adapters, optimizer)."
-        )
+        raise ValueError(_not_saved_whole(repr(filepath)))
+
+    def get_build_config(self):
+        """Refused: Keras asks for it only to save a whole model.
+
+        `keras.saving.save_model(distiller, ...)` (and `serialize_keras_object`)
+        would write a file that reloads with untrained teachers, so it is
+        refused like `save()`. `get_config()` stays available.
+
+        Raises:
+            ValueError: always, naming what to use instead.
+        """
+        raise ValueError(_not_saved_whole("through keras.saving"))
+
+    def load_weights(self, filepath, *args, **kwargs):
+        """`keras.Model.load_weights`, restoring the optimizer state too.
+
+        A freshly compiled Distiller's optimizer has no slot variables yet,
+        so Keras would skip the saved ones (momenta, the loss scale); they
+        are built first, and a resumed run continues exactly.
+
+        Args:
+            filepath: a `.weights.h5` file written by `save_weights`.
+            *args, **kwargs: passed to `keras.Model.load_weights`.
+        """
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+        return super().load_weights(filepath, *args, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         if not compat.MULTI_WORKER_FIT_BUGS or iterator is None or self._distribute_strategy is None:
@@ -313,9 +344,8 @@ class Distiller(keras.Model):
         for loss, w in zip(self.distillation_losses, weights):
             if not loss.weight.is_constant:
                 logs[f"{loss.name}_weight"] = w
-            t = getattr(loss, "temperature", None)
-            if t is not None and not t.is_constant:
-                logs[f"{loss.name}_temperature"] = t(step)
+            for key, schedule in loss.schedules().items():
+                logs[f"{loss.name}_{key}"] = schedule(step)
         if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
             logs["loss_scale"] = tf.convert_to_tensor(self.optimizer.dynamic_scale)
         return compat.reducible_logs(self.distribute_strategy, logs)

@@ -6,6 +6,7 @@ import warnings
 import keras
 
 from tfkd import losses as losses_lib
+from tfkd.losses.schedule import Scheduled
 from tfkd.nonfinite import NONFINITE
 from tfkd.validation import finite_number
 
@@ -85,7 +86,44 @@ def _check_teacher_weights(weights, n):
     return weights
 
 
+# Attributes DistillationLoss.__init__ sets and the Distiller reads: a
+# subclass that stores something else under one of these names breaks it.
+_RESERVED = {
+    "weight": "the term's weight, a Scheduled set by DistillationLoss.__init__(weight=...)",
+    "name": "the metric name, a non-empty string",
+    "teacher_layer": "the teacher tap path, a string or None",
+    "student_layer": "the student tap path, a string or None",
+}
+
+
+def _check_reserved(loss):
+    """Refuses a loss whose reserved attributes a subclass replaced or never set."""
+    values = vars(loss)
+    missing = [k for k in _RESERVED if k not in values]
+    if missing:
+        raise ValueError(
+            f"Loss {type(loss).__name__} has no attribute {missing[0]!r}: its __init__ did not call "
+            "DistillationLoss.__init__. Fix: call super().__init__(teacher_layer, student_layer, weight=weight, "
+            "name=name) in its __init__."
+        )
+    bad = None
+    if not isinstance(values["weight"], Scheduled):
+        bad = "weight"
+    elif not isinstance(values["name"], str) or not values["name"]:
+        bad = "name"
+    else:
+        taps = ("teacher_layer", "student_layer")
+        bad = next((k for k in taps if not isinstance(values[k], (str, type(None)))), None)
+    if bad:
+        raise ValueError(
+            f"Loss {type(loss).__name__} sets self.{bad} = {values[bad]!r}, but `{bad}` is reserved: "
+            f"{_RESERVED[bad]}. Fix: store your value under another attribute name (e.g. self.my_{bad})."
+        )
+
+
 def _check_losses(losses, student_loss_weight):
+    for loss in losses:
+        _check_reserved(loss)
     if not losses and student_loss_weight == 0:
         raise ValueError(
             "Nothing to optimise: `losses` is empty and student_loss_weight=0. Fix: pass distillation losses, "

@@ -170,6 +170,11 @@ def export_student(
             f"quantize={quantize!r} needs format='litert' (a SavedModel is exported in float). Fix: "
             "pass format='litert' and a path ending in .tflite."
         )
+    if format == "saved_model" and path is not None and str(path).endswith(".tflite"):
+        raise ValueError(
+            f"{str(path)!r} ends in '.tflite', a LiteRT file, but format='saved_model' writes a folder. Fix: pass "
+            "format='litert' (and quantize=...) for a LiteRT file, or a folder name for a SavedModel."
+        )
     student = _student_of(model_or_distiller)
     if format == "litert":
         checks = dict(

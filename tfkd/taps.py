@@ -90,7 +90,27 @@ def _layer_names(graph):
     return names
 
 
+def _nested_paths(graph, name, prefix=""):
+    """Paths `"sub/.../name"` of layers called `name` inside nested functional models."""
+    found = []
+    for layer_name in _layer_names(graph):
+        layer = next(n.operation for n in _nodes(graph) if n.operation.name == layer_name)
+        if isinstance(layer, keras.Model) and getattr(layer, "_nodes_by_depth", None) is not None:
+            inner = f"{prefix}{layer_name}/"
+            if name in _layer_names(layer):
+                found.append(inner + name)
+            found.extend(_nested_paths(layer, name, inner))
+    return found
+
+
 def _unknown_layer_error(graph, name, path, role):
+    nested = _nested_paths(graph, name)
+    if nested:
+        return ValueError(
+            f"The {role} model `{graph.name}` has no layer named {name!r} at its top level (tap path {path!r}), "
+            f"but a nested model has: {nested}. Fix: tap it by its path through the nested model, e.g. "
+            f"{nested[0]!r}."
+        )
     names = _layer_names(graph)
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
     hint = close or names[:10]

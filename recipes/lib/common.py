@@ -242,10 +242,21 @@ def agreement(student, teacher, dataset):
     return same / max(total, 1)
 
 
-def export_once(student, student_path, export_dir, overwrite=False):
-    """Exports a run's student as a SavedModel, once: a rerun whose export
-    is already there (made from this very student file) reuses it and says
-    so; another export in the way is refused unless `overwrite`.
+def export_once(student, student_path, export_dir, overwrite=False, settings=None, **data):
+    """Exports a student once: a rerun whose export is already there (made
+    from this very student file with the same settings, as the record
+    `<export_dir>.source.json` beside it says) reuses it and says so;
+    another export in the way is refused unless `overwrite`.
+
+    Args:
+        student: the loaded student model.
+        student_path: its `.keras` file (hashed into the record).
+        export_dir: the export path (a folder, or a `.tflite` file).
+        overwrite: replace another export in the way.
+        settings: JSON-able keyword arguments of `tfkd.export_student`
+            (format, quantize, ...), part of the record.
+        **data: array arguments of `tfkd.export_student` (calibration and
+            check data), fixed by the recipe's config.
 
     Returns:
         The export path.
@@ -257,14 +268,26 @@ def export_once(student, student_path, export_dir, overwrite=False):
     from recipes.lib import shipped
     from tfkd.export import export_student
 
-    record = os.path.join(os.path.dirname(student_path), "export.json")
-    want = {"path": os.path.abspath(export_dir), "student_sha256": shipped.sha256(student_path)}
-    if os.path.isdir(export_dir) and os.path.exists(record) and not overwrite:
+    settings = dict(settings or {})
+    record = os.path.abspath(export_dir) + ".source.json"
+    want = {
+        "path": os.path.abspath(export_dir),
+        "student_sha256": shipped.sha256(student_path),
+        "settings": settings,
+    }
+    if os.path.exists(export_dir) and os.path.exists(record) and not overwrite:
         with open(record) as f:
             if json.load(f) == want:
-                print(f"The export of this run is already in {export_dir}; nothing to do.")
+                print(f"{export_dir} already holds this export (same student file and settings); nothing to do.")
                 return os.path.abspath(export_dir)
-    path = export_student(student, export_dir, overwrite=overwrite)
-    with open(record, "w") as f:
-        json.dump(want, f)
+    path = export_student(student, export_dir, overwrite=overwrite, **settings, **data)
+    write_json_atomically(record, want)
     return path
+
+
+def write_json_atomically(path, value):
+    """Writes `value` as JSON to `path` through a temporary file and a rename."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=1)
+    os.replace(tmp, path)

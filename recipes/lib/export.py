@@ -1,9 +1,10 @@
 """Library side of `recipes/export.py`."""
 
+import os
+
 import numpy as np
 
 from recipes.lib import common
-from tfkd.export import export_student
 
 CALIBRATION_EXAMPLES = 500
 
@@ -19,7 +20,8 @@ def run(
     float_logits=False,
 ):
     """Exports a saved student; LiteRT exports are calibrated on the first
-    500 training examples and checked on the validation split.
+    500 training examples and checked on the validation split. A rerun with
+    the same student file and settings finds its export and does nothing.
 
     Args:
         config: a `recipes.lib.config.Config` (dataset, export_dir,
@@ -36,23 +38,23 @@ def run(
     """
     config.validate()
     model = common.load_model(model_path, "student")
-    kwargs = {}
+    settings = dict(format=format, quantize=quantize, compute_dtype=compute_dtype)
+    data = {}
     if format == "litert":
         arrays = common.split_arrays(config)
         to_float = lambda x: x.astype(np.float32) / 255.0
-        kwargs = dict(
+        settings.update(max_accuracy_drop=max_accuracy_drop, int8_io=int8_io, float_logits=float_logits)
+        data = dict(
             representative_data=to_float(arrays["train"][0][:CALIBRATION_EXAMPLES]),
             check_data=(to_float(arrays["val"][0]), arrays["val"][1]),
-            max_accuracy_drop=max_accuracy_drop,
-            int8_io=int8_io,
-            float_logits=float_logits,
         )
-    return export_student(
-        model,
-        config.export_dir or None,
-        compute_dtype,
-        overwrite=config.overwrite,
-        format=format,
-        quantize=quantize,
-        **kwargs,
-    )
+    export_dir = config.export_dir or _default_path(model, format, quantize)
+    return common.export_once(model, model_path, export_dir, config.overwrite, settings, **data)
+
+
+def _default_path(model, format, quantize):
+    from tfkd.export import DEFAULT_DIR
+
+    if format == "litert":
+        return os.path.join(DEFAULT_DIR, f"{model.name}_{quantize or 'float32'}.tflite")
+    return os.path.join(DEFAULT_DIR, model.name)

@@ -1,6 +1,8 @@
 """absl flags generated from `Config`, so every script takes the same flags."""
 
 import dataclasses
+import os
+import sys
 
 from absl import app, flags
 
@@ -60,3 +62,29 @@ def config_from_flags(argv, skip=()):
         return Config(**values).validate()
     except ValueError as e:
         raise app.UsageError(str(e)) from None
+
+
+# What a recipe's own checks raise: printed as one line, without absl's flag help.
+RECIPE_ERRORS = (app.UsageError, ValueError, FileExistsError, RuntimeError)
+
+
+def run(main):
+    """`absl.app.run(main)`, with every recipe error printed on one line.
+
+    A bad flag value, an export in the way or a failed check stops the
+    script with `<script>: error: <message>` on stderr and exit status 2
+    (usage) or 1 (anything else), not behind absl's page of flag help.
+
+    Args:
+        main: the recipe's `main(argv)`.
+    """
+
+    def one_line_errors(argv):
+        try:
+            return main(argv)
+        except RECIPE_ERRORS as e:
+            name = os.path.basename(sys.argv[0]) or "recipe"
+            print(f"{name}: error: {e}", file=sys.stderr)
+            sys.exit(2 if isinstance(e, app.UsageError) else 1)
+
+    app.run(one_line_errors)

@@ -58,6 +58,17 @@ class DistillationLoss:
         """Trainable Keras layers owned by the loss (adapters). Empty here."""
         return []
 
+    def schedules(self):
+        """The loss's scheduled hyper-parameters other than `weight`.
+
+        Returns:
+            A dict `{attribute name: Scheduled}` of every attribute holding a
+            `Scheduled` value that changes with the step (the Distiller logs
+            each as `<loss name>_<attribute>`). Plain numbers a subclass
+            stores (`self.temperature = 3.0`) are not included.
+        """
+        return {k: v for k, v in vars(self).items() if k != "weight" and isinstance(v, Scheduled) and not v.is_constant}
+
     def build(self, teacher_shape, student_shape):
         """Creates any state from the static shapes. Validates by default."""
         del teacher_shape, student_shape
