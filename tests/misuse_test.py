@@ -174,6 +174,17 @@ def _save_whole_distiller(ctx, tmp):
     keras.saving.save_model(_distiller(ctx), str(tmp / "distiller.keras"))
 
 
+def _dkd_without_labels(ctx):
+    d = tfkd.Distiller(T(), S(), losses=[L.DecoupledKD()], student_loss_weight=0)
+    d.compile(keras.optimizers.SGD(0.1))
+    ctx["distiller"] = d
+    d.fit(tf.data.Dataset.from_tensor_slices(tiny_data(16)[0]).batch(8), epochs=1, verbose=0)
+
+
+def _crd_without_indices(ctx):
+    _fit(ctx, tiny_dataset(n=16), losses=[L.CRD(num_examples=16, negatives=8)])
+
+
 def _litert(tmp, **kwargs):
     student = tiny_student()
     kwargs.setdefault("format", "litert")
@@ -399,6 +410,38 @@ CASES = {
     ),
     # Export and checkpoints.
     "export into a non-empty folder": (_export_twice, FileExistsError, "never overwrites.*overwrite=True"),
+    "DKD alpha negative": (lambda c, t: L.DecoupledKD(alpha=-1.0), ValueError, "`alpha` must be a finite number >= 0"),
+    "DKD beta NaN": (lambda c, t: L.DecoupledKD(beta=float("nan")), ValueError, "`beta` must be a finite number"),
+    "DKD temperature zero": (
+        lambda c, t: L.DecoupledKD(temperature=0.0),
+        ValueError,
+        "`temperature` must be a finite number > 0",
+    ),
+    "DKD warm-up not whole": (lambda c, t: L.DecoupledKD(warmup_steps=2.5), ValueError, "`warmup_steps` must be"),
+    "DIST gamma negative": (lambda c, t: L.DIST(gamma=-0.5), ValueError, "`gamma` must be a finite number >= 0"),
+    "DIST temperature negative": (
+        lambda c, t: L.DIST(temperature=-1.0),
+        ValueError,
+        "`temperature` must be a finite number > 0",
+    ),
+    "standardize not a bool": (lambda c, t: L.SoftLabels(standardize="yes"), ValueError, "`standardize` must be"),
+    "DKD without labels in the data": (
+        lambda c, t: _dkd_without_labels(c),
+        ValueError,
+        r"Loss 'dkd' needs the true labels, but the training data yields none. Fix",
+    ),
+    "CRD without example indices": (
+        lambda c, t: _crd_without_indices(c),
+        ValueError,
+        r"Loss 'crd' needs each example's index.*Fix: make the data with tfkd.data.seeded_epochs",
+    ),
+    "CRD without num_examples": (
+        lambda c, t: tfkd.Distiller(T(), S(), losses=[L.CRD()]),
+        ValueError,
+        r"needs num_examples.*Fix: tfkd.losses.CRD\(num_examples=",
+    ),
+    "CRD momentum of 1": (lambda c, t: L.CRD(momentum=1.0), ValueError, r"`momentum` must be in \[0, 1\)"),
+    "CRD negatives zero": (lambda c, t: L.CRD(negatives=0), ValueError, "`negatives` must be a whole number >= 1"),
     "SavedModel export to a .tflite path": (
         lambda c, t: tfkd.export_student(tiny_student(), str(t / "s.tflite")),
         ValueError,

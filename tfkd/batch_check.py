@@ -5,6 +5,9 @@ import numpy as np
 import tensorflow as tf
 
 CACHED_INPUTS = "tfkd_inputs"
+# Key of a dataset element's inputs that carries each example's index in the
+# dataset (tfkd.data.seeded_epochs(..., with_indices=True), the view cache).
+EXAMPLE_INDEX = "tfkd_index"
 
 
 def _first_batch(x, y, batch_size):
@@ -22,7 +25,7 @@ def _first_batch(x, y, batch_size):
     return None
 
 
-def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=None):
+def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=None, losses=()):
     """Checks the first batch of `fit` data against the student.
 
     Args:
@@ -30,15 +33,25 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=No
         needs_labels: whether the hard-label loss is on.
         x, y, batch_size: as given to `fit`.
         loss: the compiled hard-label loss, if any.
+        losses: the distillation losses (some need labels or indices).
 
     Raises:
         ValueError: for inputs of the wrong shape or dtype, missing labels,
-            or labels out of range for the student's classes.
+            missing example indices, or labels out of range for the
+            student's classes.
     """
     batch = _first_batch(x, y, batch_size)
     if batch is None:
         return
     inputs, labels = batch
+    index_users = [l.name for l in losses if l.needs_indices]
+    if index_users and not (isinstance(inputs, dict) and EXAMPLE_INDEX in inputs):
+        raise ValueError(
+            f"Loss {index_users[0]!r} needs each example's index in the dataset (its memory bank is indexed by "
+            "example), but the training data carries none. Fix: make the data with "
+            "tfkd.data.seeded_epochs((x, y), batch_size, with_indices=True) or tfkd.cache_teacher_views, or yield "
+            f"({{'{CACHED_INPUTS}': images, '{EXAMPLE_INDEX}': indices}}, labels)."
+        )
     if isinstance(inputs, dict) and CACHED_INPUTS in inputs:
         inputs = inputs[CACHED_INPUTS]
     images = tf.nest.flatten(inputs)[0]
@@ -58,6 +71,12 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=No
                 f"`{student.name}` takes {(None,) + want}. Fix: resize or reshape the data (or build the "
                 "models for this input shape)."
             )
+    label_users = [l.name for l in losses if l.needs_labels]
+    if labels is None and label_users:
+        raise ValueError(
+            f"Loss {label_users[0]!r} needs the true labels, but the training data yields none. Fix: yield "
+            "(inputs, labels) batches."
+        )
     if labels is None:
         if needs_labels:
             raise ValueError(

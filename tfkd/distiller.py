@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfkd import compat, distiller_args, precision
 from tfkd import losses as losses_lib
-from tfkd.batch_check import CACHED_INPUTS, check_first_batch
+from tfkd.batch_check import CACHED_INPUTS, EXAMPLE_INDEX, check_first_batch
 from tfkd.loss_means import LossMeans
 from tfkd.nonfinite import NONFINITE, STOP_AFTER_SKIPS, NonFiniteGuard, NonFiniteWarner
 from tfkd.tap_plan import TapPlan
@@ -15,7 +15,7 @@ from tfkd.taps import LOGITS, OUTPUT
 
 # Key of a dataset element's inputs that carries cached teacher outputs.
 CACHED_TEACHER = "tfkd_teacher"
-__all__ = ["CACHED_INPUTS", "CACHED_TEACHER", "STOP_AFTER_SKIPS", "Distiller"]
+__all__ = ["CACHED_INPUTS", "CACHED_TEACHER", "EXAMPLE_INDEX", "STOP_AFTER_SKIPS", "Distiller"]
 
 
 def _not_saved_whole(where):
@@ -227,7 +227,9 @@ class Distiller(keras.Model):
                     "adapters and optimizer; reload with load_weights), use "
                     "tfkd.callbacks.AtomicBackupAndRestore to resume, or tfkd.export_student for the student."
                 )
-        check_first_batch(self.student, self.student_loss_weight > 0, x, y, batch_size, self.loss)
+        check_first_batch(
+            self.student, self.student_loss_weight > 0, x, y, batch_size, self.loss, self.distillation_losses
+        )
         callbacks = list(callbacks or []) + [NonFiniteWarner(self._frozen.guard)]
         return super().fit(x, y, batch_size, *args, callbacks=callbacks, **kwargs)
 
@@ -276,24 +278,39 @@ class Distiller(keras.Model):
 
     # ----------------------------------------------------------- the steps
     def _unpack(self, data):
+        """`(inputs, labels, sample_weight, cached teacher outputs, example indices)`."""
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        cached = None
+        cached = indices = None
         if isinstance(x, dict) and CACHED_INPUTS in x:
-            cached = x[CACHED_TEACHER]
+            cached = x.get(CACHED_TEACHER)
+            indices = x.get(EXAMPLE_INDEX)
             x = x[CACHED_INPUTS]
-            self._frozen.plan.check_cached(cached)
-        return x, y, sample_weight, cached
+            if cached is not None:
+                self._frozen.plan.check_cached(cached)
+        return x, y, sample_weight, cached, indices
 
-    def _terms(self, teacher_outs, student_out, step):
+    def _label_vectors(self, y):
+        """The labels as float32 vectors `(B, classes)` for the losses that
+        need them: sparse labels one-hot encoded, label vectors (one-hot or
+        mixed) as they are; None when no loss needs them."""
+        if y is None or not any(l.needs_labels for l in self.distillation_losses):
+            return None
+        classes = int(self.student.outputs[0].shape[-1])
+        y = tf.convert_to_tensor(y)
+        if y.shape.rank == 2 and y.shape[-1] == classes and y.dtype.is_floating:
+            return tf.cast(y, "float32")
+        return tf.one_hot(tf.cast(tf.reshape(y, [-1]), tf.int32), classes, dtype="float32")
+
+    def _terms(self, teacher_outs, student_out, step, labels=None, indices=None):
         plan = self._frozen.plan
         terms = []
         for loss, route in zip(self.distillation_losses, plan.routes):
             s = student_out[route.student_key]
             teachers = [teacher_outs[i][route.teacher_key] for i in route.teacher_indices(plan.num_teachers)]
             if len(teachers) > 1:
-                terms.append(loss.over_teachers(teachers, s, step, self.teacher_weights))
+                terms.append(loss.over_teachers(teachers, s, step, self.teacher_weights, labels, indices))
             else:
-                terms.append(loss(teachers[0], s, step))
+                terms.append(loss(teachers[0], s, step, labels, indices))
         return terms
 
     def _hard_loss(self, y, y_pred, sample_weight, training=True):
@@ -314,7 +331,7 @@ class Distiller(keras.Model):
         return [t / scales[i] for i, t in enumerate(terms)]
 
     def train_step(self, data):
-        x, y, sample_weight, cached = self._unpack(data)
+        x, y, sample_weight, cached, indices = self._unpack(data)
         guard, plan = self._frozen.guard, self._frozen.plan
         # A value read now: apply_gradients increments the variable later on.
         step = tf.identity(self.optimizer.iterations)
@@ -324,7 +341,7 @@ class Distiller(keras.Model):
             student_out = plan.student_outputs(x, training=True)
             y_pred = tf.cast(student_out[OUTPUT], "float32")
             hard = self._hard_loss(y, y_pred, sample_weight)
-            terms = self._terms(teacher_outs, student_out, step)
+            terms = self._terms(teacher_outs, student_out, step, self._label_vectors(y), indices)
             weights = [l.weight(step) for l in self.distillation_losses]
             total = self.student_loss_weight * hard + tf.add_n(
                 [tf.zeros((), "float32")]
@@ -362,7 +379,7 @@ class Distiller(keras.Model):
         )
 
     def test_step(self, data):
-        x, y, sample_weight, _ = self._unpack(data)
+        x, y, sample_weight, _, _ = self._unpack(data)
         y_pred = tf.cast(self.student(x, training=False), "float32")
         hard = self._hard_loss(y, y_pred, sample_weight, training=False)
         batch = tf.shape(tf.nest.flatten(x)[0])[0]

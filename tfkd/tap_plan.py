@@ -9,7 +9,8 @@ import dataclasses
 
 import tensorflow as tf
 
-from tfkd.taps import LOGITS, OUTPUT, build_tap_model
+from tfkd.losses.contrastive import PENULTIMATE
+from tfkd.taps import LOGITS, OUTPUT, build_tap_model, penultimate_path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,19 +32,29 @@ class Route:
         return range(num_teachers) if self.teacher is None else [self.teacher]
 
 
-def _routes(losses, teachers):
+def _routes(losses, teachers, student):
     """One `Route` per loss, and the tap paths each network must expose."""
     by_name = {t.name: i for i, t in enumerate(teachers)}
     teacher_paths = [[] for _ in teachers]
     student_paths, routes = [], []
     for loss in losses:
-        s_key = loss.student_layer or LOGITS
-        if loss.student_layer:
-            student_paths.append(loss.student_layer)
+        student_layer = loss.student_layer
+        if student_layer == PENULTIMATE:
+            student_layer = penultimate_path(student, "student")
+        s_key = student_layer or LOGITS
+        if student_layer:
+            student_paths.append(student_layer)
         if loss.teacher_layer is None:
             routes.append(Route(None, LOGITS, s_key))
             continue
         path, index = loss.teacher_layer, 0
+        if path == PENULTIMATE:
+            if len(teachers) > 1:
+                raise ValueError(
+                    f"Loss {loss.name!r} reads the teacher's penultimate features, but there are several "
+                    f"teachers. Fix: pass teacher_layer='<teacher name>/<layer>' (teachers: {sorted(by_name)})."
+                )
+            path = penultimate_path(teachers[0], "teacher")
         head, _, rest = path.partition("/")
         if len(teachers) > 1:
             if head not in by_name or not rest:
@@ -90,7 +101,7 @@ class TapPlan:
     """
 
     def __init__(self, teachers, student, losses):
-        self.routes, teacher_paths, student_paths = _routes(losses, teachers)
+        self.routes, teacher_paths, student_paths = _routes(losses, teachers, student)
         self.teacher_taps = [_tapper(t, p, "teacher") for t, p in zip(teachers, teacher_paths)]
         self.student_taps = _tapper(student, student_paths, "student")
 

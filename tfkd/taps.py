@@ -268,6 +268,57 @@ def _logits_and_output(output):
     return output, output
 
 
+def penultimate_path(model, role="model"):
+    """The tap path of the features that feed the model's logits layer.
+
+    For `... -> GlobalAveragePooling2D -> Dense(classes)` it is the pooling
+    layer's name (the pooled features); a softmax after the logits is
+    looked through.
+
+    Args:
+        model: a built Functional or Sequential `keras.Model`.
+        role: word used in error messages.
+
+    Returns:
+        A tap path (`"name"`, or `"name:i"` for a layer called twice).
+
+    Raises:
+        ValueError: for a subclassed model, several outputs, or a logits
+            layer fed directly by the model's input.
+
+    Example:
+
+    ```python
+    penultimate_path(tfkd.models.get("cnn_teacher"))  # 't_drop'
+    ```
+    """
+    graph = _graph(model, role)
+    history = graph.outputs[0]._keras_history
+    layer = history.operation
+    node = layer._inbound_nodes[history.node_index]
+    if isinstance(layer, keras.layers.Softmax) or (
+        isinstance(layer, keras.layers.Activation) and _is_softmax(layer.activation)
+    ):
+        history = node.input_tensors[0]._keras_history
+        layer = history.operation
+        node = layer._inbound_nodes[history.node_index]
+    if len(graph.outputs) != 1 or len(node.input_tensors) != 1:
+        raise ValueError(
+            f"Cannot tell the penultimate features of the {role} `{model.name}`: its output layer "
+            f"{layer.name!r} does not take exactly one input. Fix: give the layer path explicitly."
+        )
+    feature = node.input_tensors[0]
+    producer = feature._keras_history.operation
+    if any(feature is x for x in graph.inputs) or isinstance(producer, keras.layers.InputLayer):
+        raise ValueError(
+            f"The {role} `{model.name}` computes its logits from its input directly: it has no penultimate "
+            "features. Fix: give the layer path explicitly."
+        )
+    choices = _choices(graph, producer.name)
+    index = next(i for i, (_, t) in enumerate(choices) if t is feature)
+    return producer.name + (f":{index}" if len(choices) > 1 else "")
+
+
 def build_tap_model(model, paths=(), role="model"):
     """Builds one functional sub-model returning the model's output and taps.
 

@@ -14,7 +14,7 @@ import tensorflow as tf
 from tfkd import cache as cache_lib
 from tfkd.data import augment as augment_lib
 from tfkd.data.epochs import _ENDLESS, check_examples, images_and_labels
-from tfkd.distiller import CACHED_INPUTS, CACHED_TEACHER
+from tfkd.distiller import CACHED_INPUTS, CACHED_TEACHER, EXAMPLE_INDEX
 
 # Views use seed streams far from the epochs of online augmentation.
 VIEW_STREAM = 1 << 24
@@ -307,7 +307,7 @@ def _replay(
             value = tf.gather_nd(values, where)
             outs[i][key] = tf.cast(value, tf.int32 if key == cache_lib.TOPK_INDICES else tf.float32)
         teacher = cache_lib.expand(tuple(outs), classes)
-        return {CACHED_INPUTS: images, CACHED_TEACHER: teacher}, labels
+        return {CACHED_INPUTS: images, CACHED_TEACHER: teacher, EXAMPLE_INDEX: index}, labels
 
     dataset = tf.data.Dataset.range(first_epoch, _ENDLESS).flat_map(epoch_batches)
     return dataset.map(replay, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE), steps

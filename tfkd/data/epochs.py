@@ -5,6 +5,7 @@ import math
 
 import tensorflow as tf
 
+from tfkd.batch_check import CACHED_INPUTS, EXAMPLE_INDEX
 from tfkd.data import augment as augment_lib
 
 _ENDLESS = 2**62
@@ -44,7 +45,7 @@ def images_and_labels(examples, augment, who):
     return x, y
 
 
-def seeded_epochs(examples, batch_size, seed=0, first_epoch=0, steps_per_epoch=None, augment=None):
+def seeded_epochs(examples, batch_size, seed=0, first_epoch=0, steps_per_epoch=None, augment=None, with_indices=False):
     """An endless dataset of shuffled (and augmented) batches, epoch after epoch.
 
     Epoch `e` visits the examples in an order drawn from the stateless seed
@@ -67,6 +68,10 @@ def seeded_epochs(examples, batch_size, seed=0, first_epoch=0, steps_per_epoch=N
         augment: a `tfkd.data.Augment` (or a deterministic callable with its
             signature). With mixup, labels come out as mixed one-hot vectors.
             Defaults to None (no augmentation).
+        with_indices: yield `({"tfkd_inputs": x, "tfkd_index": i}, y)`, each
+            example with its index in `examples`, for the losses that keep
+            per-example state (`tfkd.losses.CRD`). Needs `(x, y)` examples.
+            Defaults to False.
 
     Returns:
         `(dataset, steps_per_epoch)`.
@@ -94,12 +99,18 @@ def seeded_epochs(examples, batch_size, seed=0, first_epoch=0, steps_per_epoch=N
         batches = tf.data.Dataset.from_tensor_slices(order).batch(batch_size).take(steps)
         return batches.map(lambda index: (epoch, index))
 
+    if with_indices and not (isinstance(examples, tuple) and len(examples) == 2):
+        raise ValueError("seeded_epochs(with_indices=True) needs examples of the form (inputs, labels).")
+
     def gather(epoch, index):
         batch = tf.nest.map_structure(lambda t: tf.gather(t, index), examples)
-        if augment is None:
-            return batch
-        x, y = batch
-        return augment(x, y, augment_lib.example_seeds(seed, epoch, index), pool)
+        if augment is not None:
+            x, y = batch
+            batch = augment(x, y, augment_lib.example_seeds(seed, epoch, index), pool)
+        if with_indices:
+            x, y = batch
+            batch = ({CACHED_INPUTS: x, EXAMPLE_INDEX: tf.cast(index, tf.int64)}, y)
+        return batch
 
     dataset = tf.data.Dataset.range(first_epoch, _ENDLESS).flat_map(epoch_order)
     return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE), steps

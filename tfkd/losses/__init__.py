@@ -3,6 +3,9 @@ returns the unweighted float32 scalar."""
 
 from tfkd.losses.attention_transfer import AttentionTransfer
 from tfkd.losses.base import DistillationLoss
+from tfkd.losses.contrastive import CRD
+from tfkd.losses.decoupled_kd import DecoupledKD
+from tfkd.losses.dist import DIST
 from tfkd.losses.feature_hint import FeatureHint
 from tfkd.losses.probabilistic_kt import ProbabilisticKT
 from tfkd.losses.relational_kd import RelationalKD
@@ -22,6 +25,10 @@ _BY_NAME = {
     "sp": SimilarityPreserving,
     "probabilistic_kt": ProbabilisticKT,
     "pkt": ProbabilisticKT,
+    "decoupled_kd": DecoupledKD,
+    "dkd": DecoupledKD,
+    "dist": DIST,
+    "crd": CRD,
 }
 
 
@@ -61,6 +68,9 @@ def get(identifier, **kwargs):
 
 __all__ = [
     "AttentionTransfer",
+    "CRD",
+    "DIST",
+    "DecoupledKD",
     "DistillationLoss",
     "FeatureHint",
     "ProbabilisticKT",

@@ -29,6 +29,24 @@ class DistillationLoss:
     distiller = tfkd.Distiller(teacher, student, losses=[LogitMSE(weight=0.5)])
     ```
 
+    **Labels and example indices.** A loss that needs the true labels sets
+    the class attribute `needs_labels = True`: its `compute` then receives
+    `labels=`, float32 label vectors `(B, classes)` (sparse labels one-hot
+    encoded; one-hot or mixup-mixed label vectors as the data gives them).
+    A loss that needs each example's index in the dataset (a memory bank,
+    as in CRD) sets `needs_indices = True` and receives `indices=`, int64
+    `(B,)`. The Distiller refuses data that does not carry them before any
+    step:
+
+    ```python
+    class TargetMargin(tfkd.losses.DistillationLoss):
+        needs_labels = True
+
+        def compute(self, teacher, student, step=None, labels=None):
+            gap = tf.reduce_sum(labels * (teacher - student), axis=-1)
+            return tf.reduce_mean(tf.square(gap))
+    ```
+
     Args:
         teacher_layer: tap path in the teacher, or None for its logits.
         student_layer: tap path in the student, or None for its logits.
@@ -41,6 +59,8 @@ class DistillationLoss:
     """
 
     default_name = "distillation"
+    needs_labels = False
+    needs_indices = False
 
     def __init__(self, teacher_layer=None, student_layer=None, weight=1.0, name=None):
         for arg, value in (("teacher_layer", teacher_layer), ("student_layer", student_layer)):
@@ -76,22 +96,50 @@ class DistillationLoss:
     def compute(self, teacher, student, step=None):
         raise NotImplementedError
 
-    def __call__(self, teacher, student, step=None):
+    def _extras(self, labels, indices):
+        """The keyword arguments `compute` asked for, checked."""
+        extras = {}
+        if self.needs_labels:
+            if labels is None:
+                raise ValueError(
+                    f"Loss {self.name!r} needs the true labels, but none were given. Fix: pass labels=... "
+                    "(the Distiller passes the labels of every training batch)."
+                )
+            extras["labels"] = tf.stop_gradient(tf.cast(labels, "float32"))
+        if self.needs_indices:
+            if indices is None:
+                raise ValueError(
+                    f"Loss {self.name!r} needs each example's index in the dataset, but none were given. Fix: "
+                    "pass indices=... (the Distiller passes them from data made with "
+                    "tfkd.data.seeded_epochs(..., with_indices=True) or tfkd.cache_teacher_views)."
+                )
+            extras["indices"] = tf.cast(indices, "int64")
+        return extras
+
+    def __call__(self, teacher, student, step=None, labels=None, indices=None):
         """Returns the unweighted float32 loss.
 
         Args:
             teacher: teacher tensor (any float dtype).
             student: student tensor (any float dtype).
             step: the training step, for scheduled hyper-parameters.
+            labels: float label vectors `(B, classes)`, passed on to
+                `compute` when the loss has `needs_labels`.
+            indices: int64 example indices `(B,)`, passed on when the loss
+                has `needs_indices`.
 
         Returns:
             A float32 scalar tensor.
+
+        Raises:
+            ValueError: if the loss needs labels or indices that are None.
         """
+        extras = self._extras(labels, indices)
         teacher = tf.stop_gradient(_to_float32(teacher))
         student = _to_float32(student)
-        return tf.cast(self.compute(teacher, student, step), "float32")
+        return tf.cast(self.compute(teacher, student, step, **extras), "float32")
 
-    def over_teachers(self, teachers, student, step=None, teacher_weights=None):
+    def over_teachers(self, teachers, student, step=None, teacher_weights=None, labels=None, indices=None):
         """The loss against several teachers' logits: by default the weighted
         mean of the per-teacher losses. The Distiller calls it for a
         logits-level loss when it has several teachers; a loss that combines
@@ -104,13 +152,14 @@ class DistillationLoss:
             step: the training step.
             teacher_weights: one number >= 0 per teacher (normalised to sum
                 to 1). Defaults to equal weights.
+            labels, indices: as in `__call__`.
 
         Returns:
             A float32 scalar tensor.
         """
         weights = [1.0] * len(teachers) if teacher_weights is None else list(teacher_weights)
         total = float(sum(weights))
-        return tf.add_n([(w / total) * self(t, student, step) for w, t in zip(weights, teachers)])
+        return tf.add_n([(w / total) * self(t, student, step, labels, indices) for w, t in zip(weights, teachers)])
 
     def get_config(self):
         return {

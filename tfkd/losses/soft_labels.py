@@ -4,6 +4,7 @@ Network" (2015)."""
 import tensorflow as tf
 
 from tfkd.losses.base import DistillationLoss, serializable
+from tfkd.losses.logit_standardization import standardize
 from tfkd.losses.schedule import Scheduled
 
 
@@ -34,11 +35,20 @@ class SoftLabels(DistillationLoss):
     With several teachers, the target is the weighted average of the
     teachers' softened **probabilities**, each at temperature T.
 
+    With `standardize=True` (logit standardization, Sun et al. 2024) the
+    logits of teacher and student are first z-scored per example
+    (`tfkd.losses.logit_standardization.standardize`), so the student
+    matches the teacher's relative logits without having to match their
+    scale; T then divides the standardized logits (the paper's base
+    temperature, typically 2 to 4) and T² still scales the loss.
+
     Args:
         temperature: T > 0, a number or a schedule of the step.
             Defaults to 4.0.
         weight: the term's weight (>= 0, number or schedule). Defaults to 1.0.
         name: metric name. Defaults to "soft_labels".
+        standardize: z-score the logits before the temperature. Defaults
+            to False.
 
     Raises:
         ValueError: if the temperature is <= 0, NaN or infinite, or the
@@ -54,15 +64,21 @@ class SoftLabels(DistillationLoss):
 
     default_name = "soft_labels"
 
-    def __init__(self, temperature=4.0, weight=1.0, name="soft_labels"):
+    def __init__(self, temperature=4.0, weight=1.0, name="soft_labels", standardize=False):
         super().__init__(None, None, weight=weight, name=name)
         self.temperature = Scheduled(temperature, "temperature", 0.0, strict=True)
+        if not isinstance(standardize, bool):
+            raise ValueError(f"`standardize` must be True or False, got {standardize!r}.")
+        self.standardize = standardize
 
     def compute(self, teacher, student, step=None, teacher_weights=None):
         """KL at temperature T; `teacher` may be a list (see `over_teachers`)."""
         t = self.temperature(step)
+        teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
+        if self.standardize:
+            student = standardize(student)
+            teachers = [standardize(x) for x in teachers]
         log_q = tf.nn.log_softmax(student / t, axis=-1)
-        teachers = teacher if isinstance(teacher, (list, tuple)) else [teacher]
         log_ps = tf.stack([tf.nn.log_softmax(x / t, axis=-1) for x in teachers])
         if len(teachers) == 1:
             log_p = log_ps[0]
@@ -80,7 +96,7 @@ class SoftLabels(DistillationLoss):
         # Rounding can leave a KL of -1e-9 where p == q: clamp per example.
         return tf.square(t) * tf.reduce_mean(tf.maximum(kl, 0.0))
 
-    def over_teachers(self, teachers, student, step=None, teacher_weights=None):
+    def over_teachers(self, teachers, student, step=None, teacher_weights=None, labels=None, indices=None):
         """KL to the weighted mixture of the teachers' softened probabilities.
 
         Args:
@@ -89,6 +105,7 @@ class SoftLabels(DistillationLoss):
             step: training step, for a scheduled temperature.
             teacher_weights: weights of the teachers, normalised to sum to 1.
                 Defaults to equal weights.
+            labels, indices: unused (soft labels need neither).
 
         Returns:
             A float32 scalar tensor.
@@ -101,4 +118,5 @@ class SoftLabels(DistillationLoss):
             "temperature": self.temperature.get_config(),
             "weight": self.weight.get_config(),
             "name": self.name,
+            "standardize": self.standardize,
         }
