@@ -19,7 +19,9 @@ from absl import app, flags, logging
 from recipes.lib import flags as recipe_flags
 from recipes.lib import tune
 
-flags.DEFINE_list("tune_methods", ["kd"], "Methods to tune: kd, kd_mixup, fitnet, at, rkd, sp, pkt.")
+flags.DEFINE_list(
+    "tune_methods", ["kd"], "Methods to tune: kd, kd_mixup, dkd, dist, kd_std, crd, fitnet, at, rkd, sp, pkt."
+)
 flags.DEFINE_integer("max_trials", 12, "Trials per method.")
 flags.DEFINE_integer("trial_epochs", 8, "Epochs per trial.")
 flags.DEFINE_list("temperatures", [str(t) for t in tune.TEMPERATURES], "Soft-label temperatures to try (kd).")

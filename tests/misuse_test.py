@@ -450,7 +450,7 @@ CASES = {
     "whole Distiller through keras.saving.save_model": (
         _save_whole_distiller,
         ValueError,
-        r"not saved whole \(through keras.saving\).*untrained teachers.*Fix: tfkd.export_student",
+        r"not saved whole \(through keras.saving.save_model\).*untrained teachers.*Fix: tfkd.export_student",
     ),
     "custom loss replacing the reserved weight": (
         lambda c, t: tfkd.Distiller(T(), S(), losses=[_ReplacesWeight()]),

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import keras
+import numpy as np
 import pytest
 
 from recipes.lib import demo, distill, evaluate, train_teacher
@@ -99,17 +100,32 @@ def test_script_rejects_bad_flag_in_one_line(tmp_path):
 def test_demo_smoke(tmp_path):
     lines = []
     export = str(tmp_path / "demo_int8.tflite")
-    rows = demo.run(str(tmp_path / "work"), smoke=True, export_dir=export, epochs=1, print_fn=lines.append)
+    saved = str(tmp_path / "demo_saved_model")
+    rows = demo.run(
+        str(tmp_path / "work"),
+        smoke=True,
+        export_dir=export,
+        epochs=1,
+        print_fn=lines.append,
+        seeds=(0, 1),
+        saved_model_dir=saved,
+    )
     assert [r["model"] for r in rows] == [
         "teacher (cnn_teacher)",
         "student, from scratch",
         "student, distilled (kd)",
-        "student, distilled, int8 LiteRT",
+        "student, distilled (seed 0), SavedModel",
+        "student, distilled (seed 0), int8 LiteRT",
     ]
-    assert rows[1]["params"] == rows[2]["params"] == rows[3]["params"]
-    assert any("| model | parameters | test accuracy | agreement with teacher |" in line for line in lines)
+    assert len({r["params"] for r in rows[1:]}) == 1
+    for row in rows[1:3]:  # the mean and spread of the two seeds' runs
+        accs = row["test_accuracies"]
+        assert len(accs) == 2 and row["test_accuracy"] == pytest.approx(np.mean(accs))
+        assert row["std"] == pytest.approx(np.std(accs, ddof=1))
+    assert any("| model | parameters | size | test accuracy | agreement with teacher |" in line for line in lines)
     assert os.path.exists(export) and os.path.exists(export.replace(".tflite", ".json"))
-    assert lines[-1].startswith("Distillation: ")
+    assert os.path.exists(os.path.join(saved, "saved_model.pb"))
+    assert lines[-1].startswith("Distillation: ") and "2 paired seeds" in lines[-1]
 
 
 def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_path):

@@ -241,17 +241,25 @@ class Distiller(keras.Model):
         """
         raise ValueError(_not_saved_whole(repr(filepath)))
 
-    def get_build_config(self):
-        """Refused: Keras asks for it only to save a whole model.
+    def save_assets(self, dir_path):
+        """Refused: Keras calls it only to save a whole model.
 
-        `keras.saving.save_model(distiller, ...)` (and `serialize_keras_object`)
-        would write a file that reloads with untrained teachers, so it is
-        refused like `save()`. `get_config()` stays available.
+        `keras.saving.save_model(distiller, "x.keras")` would write a file
+        that reloads with untrained teachers, so it stops here, before any
+        weight is written. `get_config()` and `save_weights` stay available.
 
         Raises:
             ValueError: always, naming what to use instead.
         """
-        raise ValueError(_not_saved_whole("through keras.saving"))
+        raise ValueError(_not_saved_whole("through keras.saving.save_model"))
+
+    def load_assets(self, dir_path):
+        """Refused: Keras calls it only to load a whole-model file.
+
+        Raises:
+            ValueError: always, naming what to use instead.
+        """
+        raise ValueError(_not_saved_whole("and this file cannot be loaded as one"))
 
     def load_weights(self, filepath, *args, **kwargs):
         """`keras.Model.load_weights`, restoring the optimizer state too.

@@ -27,6 +27,10 @@ MULTI_ROWS = (MULTI, MULTI_MIXUP)
 # cached views keeping only the 5 largest teacher logits: the accuracy parity
 # of the view cache (issue 12) is "kd top-5" against "kd online".
 ONLINE, TOP5 = "kd online", "kd top-5"
+# Soft labels on z-scored logits (logit standardization, Sun et al. 2024).
+STANDARDIZED = "kd std"
+# Rows whose teacher outputs (logits, CRD's penultimate features) are cached.
+CACHED_METHODS = ("kd", "dkd", "dist", "crd")
 # Rows: scratch with and without mixup (the better is the baseline), soft
 # labels, soft labels on mixup views (function matching, Beyer et al. 2022),
 # pure distillation (no hard labels), feature methods, two teachers.
@@ -46,6 +50,11 @@ ROWS = (
     "kd+at",
     MULTI,
     MULTI_MIXUP,
+    "dkd",
+    "dist",
+    STANDARDIZED,
+    "crd",
+    "kd+crd",
 )
 SCRATCH_ROWS = ("scratch", "scratch+mixup")
 # The reference students: builder, width and the augmentation that served
@@ -213,7 +222,7 @@ class Benchmark:
         if self.s.augment != "default":
             spec["augment"] = self.s.augment == "on"
         mixup = MIXUP if "+mixup" in row else 0.0
-        soft_label_rows = ("kd+mixup", "kd pure", ONLINE, TOP5, *MULTI_ROWS)
+        soft_label_rows = ("kd+mixup", "kd pure", ONLINE, TOP5, STANDARDIZED, *MULTI_ROWS)
         method = "scratch" if row in SCRATCH_ROWS else "kd" if row in soft_label_rows else row
         config = self.config(seed, precision, epochs, method=method, mixup=mixup, train_examples=examples, **spec)
         if method != "scratch":
@@ -223,6 +232,8 @@ class Benchmark:
             config = shipped.tuned(shipped.tuned(config, "kd"), "kd_mixup" if mixup else method.split("+")[-1])
         if row == "kd pure":
             config = dataclasses.replace(config, alpha=0.0)
+        if row == STANDARDIZED:
+            config = shipped.tuned(dataclasses.replace(config, standardize=True), "kd_std")
         paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if row in MULTI_ROWS else [])
         augmented = config.augment or config.mixup
         return dataclasses.replace(
@@ -230,7 +241,7 @@ class Benchmark:
             teachers=tuple(paths) if row in MULTI_ROWS else (),
             teacher=paths[0] if method != "scratch" else "",
             reference_teacher=teachers[TEACHER]["path"],
-            cache_teacher=method in ("kd",) and row != ONLINE,
+            cache_teacher=all(m in CACHED_METHODS for m in method.split("+")) and row != ONLINE,
             views=self.s.views if augmented else 1,
             top_k=5 if row == TOP5 else 0,
         )

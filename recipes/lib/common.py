@@ -1,6 +1,7 @@
 """What every recipe does: data splits, precision, strategy, callbacks, I/O."""
 
 import json
+import math
 import os
 import tempfile
 
@@ -54,6 +55,12 @@ def split_arrays(config):
 
 def _steps(config):
     return 2 if config.smoke else None
+
+
+def train_size(config):
+    """`(examples, steps per epoch)` of the config's training split."""
+    n = int(split_arrays(config)["train"][0].shape[0])
+    return n, _steps(config) or math.ceil(n / config.batch_size)
 
 
 def worker_index():
@@ -144,8 +151,9 @@ def train_dataset(config, first_epoch=0, distiller=None):
             steps_per_epoch=_steps(config),
             cache_dir=os.path.join(config.workdir, "teacher_cache") if config.cache_on_disk else None,
         )
+    indexed = distiller is not None and any(l.needs_indices for l in distiller.distillation_losses)
     return data_lib.seeded_epochs(
-        examples, config.batch_size, config.seed, first_epoch, _steps(config), augment=augment
+        examples, config.batch_size, config.seed, first_epoch, _steps(config), augment=augment, with_indices=indexed
     )
 
 

@@ -8,7 +8,7 @@ from tfkd import data as data_lib
 from tfkd import models as models_lib
 from tfkd.precision import PRECISIONS, default_precision
 
-METHODS = ("scratch", "kd", "fitnet", "at", "rkd", "sp", "pkt")
+METHODS = ("scratch", "kd", "dkd", "dist", "crd", "fitnet", "at", "rkd", "sp", "pkt")
 STRATEGIES = ("default", "mirrored", "multiworker")
 SCHEDULES = ("cosine", "constant")
 DEFAULT_EPOCHS = {"teacher": 15, "student": 20}
@@ -33,6 +33,17 @@ class Config:
     method: str = "kd"  # e.g. "kd", "fitnet", "kd+at"
     temperature: float = 2.0  # found by tune.py on the validation split (recipes/results/tuned.json)
     alpha: float = 0.5  # weight of the hard-label loss (soft labels: 1 - alpha); found by tune.py
+    standardize: bool = False  # kd and dkd: z-score the logits before the temperature (Sun et al. 2024)
+    dkd_temperature: float = 4.0  # DecoupledKD's T (Zhao et al. 2022: 4 on CIFAR)
+    dkd_alpha: float = 1.0  # weight of TCKD
+    dkd_beta: float = 8.0  # weight of NCKD
+    dkd_warmup_epochs: float = 0.0  # linear warm-up of the DKD term
+    dist_temperature: float = 4.0  # DIST's T (Huang et al. 2022: 4 on CIFAR, 1 on ImageNet)
+    dist_beta: float = 2.0  # weight of the inter-class term
+    dist_gamma: float = 2.0  # weight of the intra-class term
+    crd_negatives: int = 4096  # negatives per step (Tian et al.: 16384)
+    crd_feature_dim: int = 128
+    crd_weight: float = 0.8
     hints: tuple = ()  # "teacher_layer:student_layer" pairs for fitnet
     feature_weight: float = -1.0  # < 0: the method's typical weight
     precision: str = ""  # "" = mixed_float16 on a GPU, float32 on a CPU
@@ -114,8 +125,17 @@ class Config:
             raise ValueError(f"--learning_rate must be > 0, got {self.learning_rate}.")
         if not 0 <= self.alpha:
             raise ValueError(f"--alpha must be >= 0, got {self.alpha}.")
-        if not self.temperature > 0:
-            raise ValueError(f"--temperature must be > 0, got {self.temperature}.")
+        for name in ("temperature", "dkd_temperature", "dist_temperature"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}.")
+        for name in ("dkd_alpha", "dkd_beta", "dkd_warmup_epochs", "dist_beta", "dist_gamma", "crd_weight"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}.")
+        if self.crd_negatives < 1 or self.crd_feature_dim < 1:
+            raise ValueError(
+                f"--crd_negatives and --crd_feature_dim must be >= 1, got {self.crd_negatives} and "
+                f"{self.crd_feature_dim}."
+            )
         if not 0 < self.validation_fraction < 1:
             raise ValueError(f"--validation_fraction must be in (0, 1), got {self.validation_fraction}.")
         _check_writable(self.workdir)

@@ -1,6 +1,7 @@
 """Library side of `recipes/distill.py`: distil (or train from scratch) a
 student, resumably, and optionally export it."""
 
+import dataclasses
 import json
 import os
 
@@ -15,6 +16,31 @@ from tfkd.distiller import Distiller
 def run_name(config):
     width = f"_w{config.student_width}" if config.student_width else ""
     return f"{config.student}{width}_{config.method.replace('+', '-')}_s{config.seed}"
+
+
+# Settings that do not change what a run trains.
+_NOT_RUN_SETTINGS = ("workdir", "export_dir", "overwrite", "strategy", "cache_on_disk", "ship_to")
+
+
+def _settings(config):
+    return {
+        k: list(v) if isinstance(v, tuple) else v
+        for k, v in dataclasses.asdict(config).items()
+        if k not in _NOT_RUN_SETTINGS
+    }
+
+
+def _check_same_settings(saved, wanted, run_dir):
+    """Refuses to reuse a finished run made with other settings."""
+    if saved is None:  # a run recorded before settings were
+        return
+    diff = sorted(k for k in wanted if saved.get(k) != wanted[k])
+    if diff:
+        pairs = ", ".join(f"{k}: {saved.get(k)!r} -> {wanted[k]!r}" for k in diff[:4])
+        raise ValueError(
+            f"{run_dir} holds a finished run with other settings ({pairs}). Fix: pass another --workdir, or "
+            "remove that folder to train again."
+        )
 
 
 def run(config, workdir=None, extra_callbacks=()):
@@ -58,6 +84,7 @@ def run(config, workdir=None, extra_callbacks=()):
     if os.path.exists(result_path) and os.path.exists(student_path):
         with open(result_path) as f:
             result = json.load(f)
+        _check_same_settings(result.get("settings"), _settings(config), run_dir)
         student = common.load_model(student_path, "student")
     else:
         with strategy.scope():
@@ -68,7 +95,7 @@ def run(config, workdir=None, extra_callbacks=()):
                 model = Distiller(
                     teachers if len(teachers) > 1 else teachers[0],
                     student,
-                    losses=build_losses(config, [t.name for t in teachers], config.student),
+                    losses=build_losses(config, [t.name for t in teachers], config.student, *common.train_size(config)),
                     student_loss_weight=config.alpha,
                 )
             else:
@@ -97,6 +124,7 @@ def run(config, workdir=None, extra_callbacks=()):
             "student": config.student,
             "seed": config.seed,
             "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            "settings": _settings(config),
         }
         reference = teacher_paths[0] if teacher_paths else config.reference_teacher
         if reference:

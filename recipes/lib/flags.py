@@ -13,7 +13,7 @@ _HELP = {
     "teacher": "A saved teacher (.keras); recipes/train_teacher.py writes one.",
     "teachers": "Several saved teachers for multi-teacher kd (comma-separated).",
     "student": "Student builder: cnn_small, mlp_small, resnet8x4, wrn_16_2, ...",
-    "method": "kd, fitnet, at, rkd, sp, pkt, scratch, or a combination like kd+at.",
+    "method": "kd, dkd, dist, crd, fitnet, at, rkd, sp, pkt, scratch, or a combination like kd+at or kd+crd.",
     "alpha": "Weight of the hard-label loss.",
     "hints": "teacher_layer:student_layer pairs for fitnet (comma-separated).",
     "precision": "float32, mixed_float16 or mixed_bfloat16 (default: mixed_float16 on a GPU, float32 on a CPU).",

@@ -43,7 +43,41 @@ def _pairs(method, teacher_name, student_name):
     return [(t_taps[t], s_taps[s]) for t, s in pairs]
 
 
-def build_losses(config, teacher_names, student_name):
+def _logit_loss(method, config, num_examples, steps_per_epoch, prefix):
+    """The logit-level (and CRD) loss of `method`, or None for a feature method."""
+    soft_weight = max(1.0 - config.alpha, 0.0)
+    if method == "kd":
+        return losses.SoftLabels(config.temperature, weight=soft_weight, standardize=config.standardize)
+    if method == "dkd":
+        return losses.DecoupledKD(
+            temperature=config.dkd_temperature,
+            alpha=config.dkd_alpha,
+            beta=config.dkd_beta,
+            warmup_steps=int(round(config.dkd_warmup_epochs * steps_per_epoch)),
+            standardize=config.standardize,
+            weight=soft_weight,
+        )
+    if method == "dist":
+        return losses.DIST(
+            temperature=config.dist_temperature, beta=config.dist_beta, gamma=config.dist_gamma, weight=soft_weight
+        )
+    if method == "crd":
+        if not num_examples:
+            raise ValueError("--method=crd needs the number of training examples (its memory bank's size).")
+        if prefix:
+            raise ValueError(
+                "--method=crd reads one teacher's penultimate features; with several teachers use kd, dkd or dist."
+            )
+        return losses.CRD(
+            feature_dim=config.crd_feature_dim,
+            negatives=config.crd_negatives,
+            weight=config.crd_weight,
+            num_examples=num_examples,
+        )
+    return None
+
+
+def build_losses(config, teacher_names, student_name, num_examples=0, steps_per_epoch=1):
     """The distillation losses for `config.method` (e.g. "kd+at").
 
     Args:
@@ -51,6 +85,8 @@ def build_losses(config, teacher_names, student_name):
         teacher_names: model names of the teachers (the first is used for
             feature methods; with several teachers, paths get its prefix).
         student_name: the student's builder name.
+        num_examples: training examples (the size of CRD's memory bank).
+        steps_per_epoch: to turn DKD's warm-up epochs into steps.
 
     Returns:
         A list of `tfkd.losses.DistillationLoss`.
@@ -63,8 +99,9 @@ def build_losses(config, teacher_names, student_name):
     for method in config.methods():
         if method == "scratch":
             continue
-        if method == "kd":
-            out.append(losses.SoftLabels(config.temperature, weight=max(1.0 - config.alpha, 0.0)))
+        logit_loss = _logit_loss(method, config, num_examples, steps_per_epoch, prefix)
+        if logit_loss is not None:
+            out.append(logit_loss)
             continue
         weight = config.feature_weight if config.feature_weight >= 0 else TYPICAL_WEIGHT[method]
         if method == "fitnet" and config.hints:

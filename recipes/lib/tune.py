@@ -19,6 +19,16 @@ TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 ALPHAS = (0.0, 0.1, 0.5)
 # Feature weights are searched on a log scale around the typical weight.
 FEATURE_RANGE = (1e-2, 1e1)
+# Grids of the logit methods, over Config fields, around the papers'
+# settings (the hard-label weight stays the one tuned for kd, except for
+# standardized kd, whose paper weights the soft term 9:1 over the labels).
+LOGIT_GRIDS = {
+    "dkd": {"dkd_temperature": (1.0, 4.0), "dkd_beta": (1.0, 2.0, 8.0)},
+    "dist": {"dist_temperature": (1.0, 4.0), "dist_beta": (1.0, 2.0)},  # dist_gamma follows dist_beta
+    "kd_std": {"temperature": (1.0, 2.0, 4.0), "alpha": (0.1, 0.5)},
+    "crd": {"crd_negatives": (1024, 4096), "crd_weight": (0.8, 2.0)},
+}
+GRID_METHODS = ("kd", "kd_mixup", *LOGIT_GRIDS)
 
 
 def _kt():
@@ -36,6 +46,11 @@ def _space(hp, method, grid):
             "temperature": hp.Choice("temperature", grid["temperature"]),
             "alpha": hp.Choice("alpha", grid["alpha"]),
         }
+    if method in LOGIT_GRIDS:
+        values = {k: hp.Choice(k, list(v)) for k, v in LOGIT_GRIDS[method].items()}
+        if method == "dist":
+            values["dist_gamma"] = values["dist_beta"]
+        return values
     typical = TYPICAL_WEIGHT[method]
     return {
         "feature_weight": hp.Float(
@@ -48,6 +63,10 @@ def _base(config, method):
     """The config a method's trials start from (mixup rows tune with mixup)."""
     if method == "kd_mixup":
         return dataclasses.replace(config, method="kd", mixup=config.mixup or 0.2)
+    if method == "kd_std":
+        return dataclasses.replace(config, method="kd", standardize=True, mixup=0.0)
+    if method in LOGIT_GRIDS:
+        return dataclasses.replace(config, method=method, mixup=0.0)
     return dataclasses.replace(config, method=method, mixup=0.0 if method != "kd" else config.mixup)
 
 
@@ -64,7 +83,7 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
 
     def distiller(trial_config):
         student = models.get(base.student, **spec, **kwargs)
-        losses = build_losses(trial_config, [teacher.name], base.student)
+        losses = build_losses(trial_config, [teacher.name], base.student, *common.train_size(base))
         return Distiller(teacher, student, losses=losses, student_loss_weight=trial_config.alpha)
 
     # One teacher pass (cached views) serves every trial: only the weights
@@ -81,7 +100,7 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
         def fit(self, hp, model, *args, **kw):
             return model.fit(*args, **kw)
 
-    tuner_cls = kt.GridSearch if method in ("kd", "kd_mixup") else kt.RandomSearch
+    tuner_cls = kt.GridSearch if method in GRID_METHODS else kt.RandomSearch
     tuner = tuner_cls(
         HyperDistiller(),
         objective=kt.Objective("val_accuracy", "max"),
@@ -100,6 +119,7 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
         "trials": len(tuner.oracle.trials),
         "trial_epochs": trial_epochs,
         **({"grid": {k: list(v) for k, v in grid.items()}} if method in ("kd", "kd_mixup") else {}),
+        **({"grid": {k: list(v) for k, v in LOGIT_GRIDS[method].items()}} if method in LOGIT_GRIDS else {}),
     }
 
 
@@ -128,8 +148,8 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output="", tempe
     Args:
         config: a `recipes.lib.config.Config` (`teacher`, `student`,
             `student_width`, schedule, augmentation, cache settings).
-        methods: method names (`kd`, `kd_mixup`, `fitnet`, `at`, `rkd`,
-            `sp`, `pkt`).
+        methods: method names (`kd`, `kd_mixup`, `dkd`, `dist`, `kd_std`,
+            `crd`, `fitnet`, `at`, `rkd`, `sp`, `pkt`).
         max_trials: trials per method.
         trial_epochs: epochs per trial (shorter than a full run).
         output: a JSON file to merge the results into (keyed by student).
@@ -150,9 +170,9 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output="", tempe
         raise ValueError(f"Temperatures must be > 0 and alphas >= 0, got {grid}.")
     if not config.teacher:
         raise ValueError("tune needs --teacher=path/to/teacher.keras.")
-    unknown = [m for m in methods if m not in ("kd", "kd_mixup", *TYPICAL_WEIGHT)]
+    unknown = [m for m in methods if m not in (*GRID_METHODS, *TYPICAL_WEIGHT)]
     if unknown:
-        raise ValueError(f"Unknown method(s) {unknown}; expected kd, kd_mixup or one of {sorted(TYPICAL_WEIGHT)}.")
+        raise ValueError(f"Unknown method(s) {unknown}; expected one of {[*GRID_METHODS, *sorted(TYPICAL_WEIGHT)]}.")
     if config.smoke:
         max_trials, trial_epochs = min(max_trials, 2), 1
     directory = os.path.join(config.workdir, "tune")
