@@ -527,9 +527,9 @@ CASES = {
         r"Unknown pair\(s\) \['huge'\]",
     ),
     "unknown benchmark row": (
-        lambda c, t: benchmark_accuracy.Settings(workdir=str(t), rows=("scratch", "dkd")).validate(),
+        lambda c, t: benchmark_accuracy.Settings(workdir=str(t), rows=("scratch", "nkd")).validate(),
         ValueError,
-        r"Unknown row\(s\) \['dkd'\]",
+        r"Unknown row\(s\) \['nkd'\]",
     ),
 }
 
