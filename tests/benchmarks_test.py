@@ -158,3 +158,14 @@ def test_deploy_benchmark_takes_the_reference_width_not_the_curve_widths(tmp_pat
     found = benchmark_deploy.default_models(str(tmp_path))
     assert found["mlp_kd"].endswith(os.path.join("mlp_small_w128_kd_s0", "student.keras"))
     assert "mlp_scratch" not in found
+
+
+def test_overhead_benchmark_times_both_fits_on_the_same_batches():
+    from recipes.lib import benchmark_overhead
+
+    lines = []
+    (row,) = benchmark_overhead.run(widths=(4,), smoke=True, print_fn=lines.append)
+    assert row["params"] == 686 and row["student_fit_s"] > 0 and row["cached_views_s"] > 0
+    assert row["low"] <= row["ratio"] <= row["high"]
+    assert row["ratio"] == pytest.approx(row["cached_views_s"] / row["student_fit_s"])  # one round: its ratio
+    assert "| 4 | 686 |" in lines[0]

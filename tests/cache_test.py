@@ -31,6 +31,8 @@ def test_cached_fit_skips_teacher_and_matches_online_fit(tmp_path):
     start = int(counter.numpy())
     h2["loss"] += cached.fit(data, epochs=2, verbose=0).history["loss"]
     assert int(counter.numpy()) == start  # later epochs never run the teacher
+    # Cached and online teacher outputs differ by float32 rounding only (other batch blockings), so the
+    # epoch losses (~2) agree to ~1e-6 relative; a stale or shuffled cache moves them by ~1e-1.
     np.testing.assert_allclose(h1["loss"], h2["loss"], rtol=1e-5)
     again = tfkd.cache_teacher_outputs(cached, ds, str(tmp_path))
     before = int(counter.numpy())

@@ -21,6 +21,7 @@ def parse():
     p.add_argument("--ports", default="")
     p.add_argument("--steps", type=int, default=STEPS)
     p.add_argument("--out", required=True)
+    p.add_argument("--loss", choices=["kd+hint", "crd"], default="kd+hint")
     return p.parse_args()
 
 
@@ -72,19 +73,22 @@ def main():
     for name, strategy in strategies.items():
         with strategy.scope():
             teacher, student = models()
-            distiller = tfkd.Distiller(
-                teacher,
-                student,
-                losses=[
+            if args.loss == "crd":
+                terms = [tfkd.losses.CRD(feature_dim=4, negatives=8, num_examples=len(x))]
+            else:
+                terms = [
                     tfkd.losses.SoftLabels(2.0, weight=0.7),
                     tfkd.losses.FeatureHint("t_feat", "s_feat", weight=0.5),
-                ],
-                student_loss_weight=0.3,
-            )
+                ]
+            distiller = tfkd.Distiller(teacher, student, losses=terms, student_loss_weight=0.3)
             distiller.compile(
                 optimizer=keras.optimizers.SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             )
-        dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
+        if args.loss == "crd":  # each example with its index, in order
+            inputs = {"tfkd_inputs": x, "tfkd_index": np.arange(len(x), dtype="int64")}
+            dataset = tf.data.Dataset.from_tensor_slices((inputs, y)).batch(GLOBAL_BATCH)
+        else:
+            dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
         if name == "multiworker":
             # Keras distributes the global batch: each worker takes its half.
             options = tf.data.Options()
@@ -97,6 +101,9 @@ def main():
             out[f"{name}/metric/{k}"] = np.asarray(v)
         for v in distiller.trainable_weights:
             out[f"{name}/{v.path}"] = keras.ops.convert_to_numpy(v)
+        for layer in distiller.adapters:  # CRD's memory banks and normalisers
+            for v in layer.non_trainable_weights:
+                out[f"{name}/state/{v.path}"] = keras.ops.convert_to_numpy(v)
         out[f"{name}/replicas"] = np.asarray(strategy.num_replicas_in_sync)
         teacher_paths = {v.path for v in teacher.weights}
         out[f"{name}/teacher_trained"] = np.asarray(

@@ -32,6 +32,8 @@ def test_round_trip_parity_signature_and_contents(tmp_path):
     x, _ = tiny_data(16)
     out = served(images=tf.constant(x))
     assert out["logits"].dtype == tf.float32 and out["probabilities"].dtype == tf.float32
+    # float32 both ways, other kernels (the SavedModel's graph vs Keras's): probabilities in [0, 1] agree to
+    # rounding, far below 1e-5 (float32 steps are 6e-8 there).
     np.testing.assert_allclose(out["probabilities"].numpy(), d.student.predict(x, verbose=0), atol=1e-5)
     # Only the student's variables: none of the teacher, none of the adapter.
     n_vars = sum(1 for n in _variable_names(path) if "OPTIMIZER" not in n and n.startswith("variables/"))
@@ -75,6 +77,8 @@ def test_mixed_student_exports_in_float32(tmp_path):
     path = tfkd.export_student(student, str(tmp_path / "m"))
     x, _ = tiny_data(4)
     out = tf.saved_model.load(path).signatures["serving_default"](images=tf.constant(x))
+    # The export computes in float32, the original in float16: six layers each rounding to 2**-11 relative,
+    # on logits of magnitude below 1 here; 2e-2 is about 40 float16 steps, and a wrong weight gives ~1e-1.
     np.testing.assert_allclose(out["logits"].numpy(), student(x).numpy(), atol=2e-2)
     assert student.get_layer("s_block1").compute_dtype == "float16"  # the original is untouched
 

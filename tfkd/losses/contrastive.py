@@ -201,6 +201,9 @@ class CRD(DistillationLoss):
         # Z = N · mean score, fixed on the first batch (the paper's code).
         z = self.memory.normalizers[z_slot]
         first = tf.stop_gradient(tf.reduce_mean(tf.concat([positive[:, None], negatives], 1))) * self.num_examples
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            # The mean over the global batch (replicas hold equal shares).
+            first = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN, first)
         z = tf.where(z > 0, z, first)
         return positive / z, negatives / z, z
 

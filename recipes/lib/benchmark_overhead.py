@@ -1,0 +1,126 @@
+"""Library side of `recipes/benchmark_overhead.py`: what consistent teaching
+from cached views costs over the student's own `fit`, across student sizes.
+
+On a small student a step is short, so the Distiller's fixed per-step work
+(the non-finite guard, the loss means, the replay of cached teacher outputs)
+weighs most. Each size is timed in paired rounds (one epoch of each, in
+alternation, the order reversed every other round); the ratio is the median
+over rounds of the two epochs' ratio, which cancels the machine's drift.
+"""
+
+import statistics
+
+import keras
+import numpy as np
+
+from recipes.lib import measure
+from tfkd import data as data_lib
+from tfkd import losses, models
+from tfkd.distiller import Distiller
+from tfkd.view_cache import cache_teacher_views
+
+# Students of about 5k to 120k parameters, from one family (cnn_small).
+WIDTHS = (12, 24, 48, 64)
+TEMPERATURE, ALPHA = 2.0, 0.5
+VIEWS, TOP_K = 8, 5
+TARGET = 1.10  # cached views at most 10% over student.fit
+
+
+def _compile(model):
+    loss = keras.losses.CategoricalCrossentropy(from_logits=True)  # mixup labels
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    return model
+
+
+def _rounds(models_, datasets, steps, rounds):
+    timers = [measure.EpochTimer() for _ in models_]
+    order = list(range(len(models_)))
+    for r in range(rounds + 1):  # round 0 is a warm-up
+        for i in order if r % 2 == 0 else order[::-1]:
+            models_[i].fit(datasets[i], epochs=1, steps_per_epoch=steps, callbacks=[timers[i]], verbose=0)
+    return [t.seconds[1:] for t in timers]
+
+
+def measure_width(width, x, y, batch_size, steps, rounds, teacher):
+    """One row: `student.fit` and kd on cached views, same augmented batches.
+
+    Returns:
+        A dict: width, params, both epochs' median seconds, the median paired
+        ratio and its range.
+    """
+    spec = dict(input_shape=x.shape[1:], num_classes=int(y.max()) + 1)
+    aug = data_lib.Augment(shift=2, flip=True, mixup=0.2, num_classes=spec["num_classes"])
+    n = steps * batch_size
+    examples = (x[:n], y[:n].astype("int64"))
+    keras.utils.set_random_seed(1)
+    alone = _compile(models.get("cnn_small", **spec, width=width))
+    augmented, _ = data_lib.seeded_epochs(examples, batch_size, steps_per_epoch=steps, augment=aug)
+    keras.utils.set_random_seed(1)
+    student = models.get("cnn_small", **spec, width=width)
+    distiller = Distiller(
+        teacher, student, losses=[losses.SoftLabels(TEMPERATURE, weight=1 - ALPHA)], student_loss_weight=ALPHA
+    )
+    _compile(distiller)
+    views, _ = cache_teacher_views(
+        distiller, examples, batch_size, augment=aug, views=VIEWS, top_k=TOP_K, steps_per_epoch=steps, verbose=0
+    )
+    own, cached = _rounds([alone, distiller], [augmented, views], steps, rounds)
+    ratios = sorted(c / o for c, o in zip(cached, own))
+    return {
+        "width": width,
+        "params": student.count_params(),
+        "student_fit_s": statistics.median(own),
+        "cached_views_s": statistics.median(cached),
+        "ratio": statistics.median(ratios),
+        "low": ratios[0],
+        "high": ratios[-1],
+    }
+
+
+def run(widths=WIDTHS, batch_size=128, steps=40, rounds=10, smoke=False, print_fn=print):
+    """Times every width and returns the rows (and prints the table).
+
+    Args:
+        widths: `cnn_small` widths (4.5k parameters at 12, ~110k at 64).
+        batch_size, steps: the batch and the steps of a timed epoch.
+        rounds: paired rounds per width.
+        smoke: random data and tiny sizes (tests).
+        print_fn: where the table goes.
+
+    Returns:
+        A list of row dicts (see `measure_width`).
+    """
+    if smoke:
+        rng = np.random.default_rng(0)
+        x = rng.random((64, 28, 28, 1), dtype=np.float32)
+        y = rng.integers(0, 10, 64)
+        batch_size, steps, rounds = 16, 2, 1
+    else:
+        arrays = data_lib.load_arrays("fashion_mnist")
+        x, y = arrays["train"]
+        x = data_lib.to_float(x)
+    keras.utils.set_random_seed(0)
+    teacher = models.get("cnn_teacher", input_shape=x.shape[1:], num_classes=10)
+    rows = [measure_width(w, x, y, batch_size, steps, rounds, teacher) for w in widths]
+    print_fn(format_table(rows, batch_size, steps, rounds))
+    return rows
+
+
+def format_table(rows, batch_size, steps, rounds):
+    lines = [
+        f"cnn_small students, batch {batch_size}, {steps} steps per epoch, shifts + flips + mixup; kd on {VIEWS} "
+        f"cached views (top-{TOP_K}) against student.fit on the same augmented batches; median of {rounds} "
+        "paired rounds.",
+        "",
+        "| width | parameters | student.fit epoch | cached-views epoch | ratio (range) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['width']} | {r['params']:,} | {r['student_fit_s']:.3f} s | {r['cached_views_s']:.3f} s | "
+            f"{r['ratio']:.3f}× ({r['low']:.3f}–{r['high']:.3f}) |"
+        )
+    worst = max(r["ratio"] for r in rows)
+    lines.append("")
+    lines.append(f"Largest ratio {worst:.3f}× (target ≤ {TARGET:.2f}×).")
+    return "\n".join(lines)
