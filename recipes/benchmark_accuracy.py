@@ -47,11 +47,8 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    try:
-        settings = settings_from_flags(FLAGS)
-        settings.validate()
-    except ValueError as e:
-        raise app.UsageError(str(e)) from None
+    settings = settings_from_flags(FLAGS)
+    settings.validate()
     if FLAGS.collect:
         result = benchmark_accuracy.collect(settings)
     else:

@@ -40,12 +40,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     logging.set_verbosity(logging.WARNING)
-    try:
-        benchmark_speed.check_args(FLAGS.pairs, FLAGS.batch_size, FLAGS.steps, FLAGS.repeats)
-        if FLAGS.duel_rounds < 1:
-            raise ValueError(f"--duel_rounds must be >= 1, got {FLAGS.duel_rounds}.")
-    except ValueError as e:
-        raise app.UsageError(str(e)) from None
+    benchmark_speed.check_args(FLAGS.pairs, FLAGS.batch_size, FLAGS.steps, FLAGS.repeats)
+    if FLAGS.duel_rounds < 1:
+        raise ValueError(f"--duel_rounds must be >= 1, got {FLAGS.duel_rounds}.")
     benchmark_speed.run(
         FLAGS.workdir,
         tuple(FLAGS.pairs),

@@ -14,7 +14,7 @@ import sys
 if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from recipes.lib import export
 from recipes.lib import flags as recipe_flags
@@ -37,19 +37,16 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress bar
     config = recipe_flags.config_from_flags(argv)
     f = flags.FLAGS
-    try:
-        path = export.run(
-            config,
-            f.model,
-            format=f.format,
-            quantize=None if f.quantize == "none" else f.quantize,
-            compute_dtype=f.compute_dtype,
-            int8_io=f.int8_io,
-            max_accuracy_drop=f.max_accuracy_drop,
-            float_logits=f.float_logits,
-        )
-    except (ValueError, FileExistsError, RuntimeError) as e:
-        raise app.UsageError(str(e)) from None
+    path = export.run(
+        config,
+        f.model,
+        format=f.format,
+        quantize=None if f.quantize == "none" else f.quantize,
+        compute_dtype=f.compute_dtype,
+        int8_io=f.int8_io,
+        max_accuracy_drop=f.max_accuracy_drop,
+        float_logits=f.float_logits,
+    )
     print(f"exported to {path}")
 
 

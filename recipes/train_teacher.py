@@ -10,7 +10,7 @@ import sys
 if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, logging
+from absl import logging
 
 from recipes.lib import flags as recipe_flags
 from recipes.lib import train_teacher
@@ -21,10 +21,7 @@ recipe_flags.define_config_flags()
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress bar
     config = recipe_flags.config_from_flags(argv)
-    try:
-        result = train_teacher.run(config)
-    except (ValueError, FileExistsError) as e:
-        raise app.UsageError(str(e)) from None
+    result = train_teacher.run(config)
     print(
         f"teacher: {result['path']} test accuracy {100 * result['test_accuracy']:.2f}% "
         f"({result['params']:,} parameters)"

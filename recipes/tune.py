@@ -14,7 +14,7 @@ import sys
 if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 from recipes.lib import flags as recipe_flags
 from recipes.lib import tune
@@ -34,12 +34,9 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     config = recipe_flags.config_from_flags(argv)
     f = flags.FLAGS
-    try:
-        grid = [float(t) for t in f.temperatures], [float(a) for a in f.alphas]
-        command = "python recipes/tune.py " + " ".join(sys.argv[1:])
-        results = tune.run(config, f.tune_methods, f.max_trials, f.trial_epochs, f.output, *grid, command=command)
-    except (ValueError, FileExistsError) as e:
-        raise app.UsageError(str(e)) from None
+    grid = [float(t) for t in f.temperatures], [float(a) for a in f.alphas]
+    command = "python recipes/tune.py " + " ".join(sys.argv[1:])
+    results = tune.run(config, f.tune_methods, f.max_trials, f.trial_epochs, f.output, *grid, command=command)
     for method, best in results.items():
         print(f"{method}: {best}")
 

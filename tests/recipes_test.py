@@ -92,9 +92,39 @@ def test_script_rejects_bad_flag_in_one_line(tmp_path):
         text=True,
         timeout=120,
     )
-    assert out.returncode != 0
-    assert "--dataset='nope' is unknown" in out.stderr
-    assert "Traceback" not in out.stderr
+    assert out.returncode == 2
+    lines = [l for l in out.stderr.splitlines() if "--dataset='nope' is unknown" in l]
+    assert lines and lines[0].startswith("distill.py: error: ")
+    assert "Traceback" not in out.stderr and "--helpfull" not in out.stderr  # no page of flag help
+
+
+def _export_recipe(*flags):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, "recipes", "export.py"), "--smoke", *flags],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+def test_export_recipe_rerun_says_done_and_a_clash_is_one_line(tmp_path):
+    student = str(tmp_path / "student.keras")
+    from recipes.lib import common
+    from tests.conftest import tiny_student
+
+    common.save_model(tiny_student(input_shape=(28, 28, 1)), student)
+    flags = [f"--model={student}", f"--export_dir={tmp_path / 'export'}", f"--workdir={tmp_path / 'w'}"]
+    first = _export_recipe(*flags)
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = _export_recipe(*flags)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "already holds this export (same student file and settings); nothing to do" in again.stdout
+    clash = _export_recipe(*flags, "--compute_dtype=mixed_float16")  # other settings, same folder
+    assert clash.returncode == 1
+    errors = [l for l in clash.stderr.splitlines() if l.startswith("export.py: error: ")]
+    assert len(errors) == 1 and "never overwrites" in errors[0] and "--helpfull" not in clash.stderr
 
 
 def test_demo_smoke(tmp_path):

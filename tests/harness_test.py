@@ -1,5 +1,6 @@
-"""Regression tests for the bugs a maintainer's review found (each failed
-before its fix)."""
+"""The Distiller as a training harness: users' own losses, saving refused
+with the fix, warnings about untrained teachers and random layers, the
+validation loss without hard labels, and recipe reruns."""
 
 import keras
 import numpy as np
