@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup data test test-fast lint demo tune benchmark-speed benchmark-accuracy benchmark-deploy clean
+.PHONY: setup data test test-fast lint demo tune benchmark-speed benchmark-accuracy benchmark-deploy benchmark-overhead clean
 
 setup: $(STAMP)
 
@@ -55,6 +55,9 @@ benchmark-accuracy: setup data
 
 benchmark-deploy: setup data
 	$(PY) recipes/benchmark_deploy.py --workdir=workdirs/benchmark_deploy
+
+benchmark-overhead: setup data
+	$(PY) recipes/benchmark_overhead.py --workdir=workdirs/benchmark_overhead
 
 # The searches behind recipes/results/tuned.json (see docs/results.md).
 tune: setup data

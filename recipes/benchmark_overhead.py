@@ -1,5 +1,6 @@
 """Per-step overhead of consistent teaching from cached views, across student
-sizes: kd on cached augmented views against the student's own `fit`.
+sizes: kd on cached augmented views against the student's own `fit`; and
+what CRD's memory bank costs over kd.
 
     python recipes/benchmark_overhead.py --workdir=workdirs/benchmark_overhead
     # ~10 min on 2 CPU cores, alone; writes overhead.md

@@ -164,7 +164,8 @@ def test_overhead_benchmark_times_both_fits_on_the_same_batches():
     from recipes.lib import benchmark_overhead
 
     lines = []
-    (row,) = benchmark_overhead.run(widths=(4,), smoke=True, print_fn=lines.append)
+    row, crd = benchmark_overhead.run(widths=(4,), smoke=True, print_fn=lines.append)
+    assert crd["negatives"] == 16 and crd["kd_s"] > 0 and crd["crd_s"] > 0 and "| 16 |" in lines[1]
     assert row["params"] == 686 and row["student_fit_s"] > 0 and row["cached_views_s"] > 0
     assert row["low"] <= row["ratio"] <= row["high"]
     assert row["ratio"] == pytest.approx(row["cached_views_s"] / row["student_fit_s"])  # one round: its ratio

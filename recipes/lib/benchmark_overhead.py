@@ -77,7 +77,54 @@ def measure_width(width, x, y, batch_size, steps, rounds, teacher):
     }
 
 
-def run(widths=WIDTHS, batch_size=128, steps=40, rounds=10, smoke=False, print_fn=print):
+# CRD settings timed against plain kd: the paper's 16,384 negatives and the
+# recipes' default of 4,096.
+CRD_NEGATIVES = (16384, 4096)
+CRD_TARGET = 1.15  # a CRD epoch at most 15% over a kd epoch
+
+
+def measure_crd(x, y, batch_size, steps, rounds, teacher, width=16, negatives=CRD_NEGATIVES):
+    """kd against kd + CRD, the teacher online in both, on the same indexed
+    batches (`cnn_small` of `width`), in paired rounds.
+
+    Returns:
+        One dict per CRD setting: negatives, both epochs' median seconds,
+        the median paired ratio and its range.
+    """
+    spec = dict(input_shape=x.shape[1:], num_classes=int(y.max()) + 1)
+    n = steps * batch_size
+    indexed, _ = data_lib.seeded_epochs(
+        (x[:n], y[:n].astype("int64")), batch_size, steps_per_epoch=steps, with_indices=True
+    )
+
+    def distiller(extra):
+        keras.utils.set_random_seed(1)
+        student = models.get("cnn_small", **spec, width=width)
+        terms = [losses.SoftLabels(TEMPERATURE, weight=1 - ALPHA), *extra]
+        d = Distiller(teacher, student, losses=terms, student_loss_weight=ALPHA)
+        d.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(True))
+        return d
+
+    kd = distiller([])
+    crds = [distiller([losses.CRD(negatives=k, num_examples=n)]) for k in negatives]
+    seconds = _rounds([kd, *crds], [indexed] * (1 + len(crds)), steps, rounds)
+    rows = []
+    for k, sec in zip(negatives, seconds[1:]):
+        ratios = sorted(c / o for c, o in zip(sec, seconds[0]))
+        rows.append(
+            {
+                "negatives": k,
+                "kd_s": statistics.median(seconds[0]),
+                "crd_s": statistics.median(sec),
+                "ratio": statistics.median(ratios),
+                "low": ratios[0],
+                "high": ratios[-1],
+            }
+        )
+    return rows
+
+
+def run(widths=WIDTHS, batch_size=128, steps=40, rounds=10, smoke=False, print_fn=print, crd=True):
     """Times every width and returns the rows (and prints the table).
 
     Args:
@@ -103,6 +150,11 @@ def run(widths=WIDTHS, batch_size=128, steps=40, rounds=10, smoke=False, print_f
     teacher = models.get("cnn_teacher", input_shape=x.shape[1:], num_classes=10)
     rows = [measure_width(w, x, y, batch_size, steps, rounds, teacher) for w in widths]
     print_fn(format_table(rows, batch_size, steps, rounds))
+    if crd:
+        negatives = (16,) if smoke else CRD_NEGATIVES
+        crd_rows = measure_crd(x, y, batch_size, steps, rounds, teacher, negatives=negatives)
+        print_fn(format_crd(crd_rows, batch_size, steps, rounds))
+        rows = rows + crd_rows
     return rows
 
 
@@ -123,4 +175,24 @@ def format_table(rows, batch_size, steps, rounds):
     worst = max(r["ratio"] for r in rows)
     lines.append("")
     lines.append(f"Largest ratio {worst:.3f}× (target ≤ {TARGET:.2f}×).")
+    return "\n".join(lines)
+
+
+def format_crd(rows, batch_size, steps, rounds):
+    lines = [
+        "",
+        f"CRD's cost: kd + CRD (feature_dim 128, memory bank over the {steps * batch_size:,} timed examples) "
+        f"against kd alone, teacher online in both, cnn_small w16, batch {batch_size}; median of {rounds} paired "
+        "rounds.",
+        "",
+        "| negatives | kd epoch | kd + CRD epoch | ratio (range) |",
+        "|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['negatives']:,} | {r['kd_s']:.3f} s | {r['crd_s']:.3f} s | "
+            f"{r['ratio']:.3f}× ({r['low']:.3f}–{r['high']:.3f}) |"
+        )
+    lines.append("")
+    lines.append(f"Target: ≤ {CRD_TARGET:.2f}×.")
     return "\n".join(lines)
