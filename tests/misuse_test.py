@@ -442,6 +442,43 @@ CASES = {
     ),
     "CRD momentum of 1": (lambda c, t: L.CRD(momentum=1.0), ValueError, r"`momentum` must be in \[0, 1\)"),
     "CRD negatives zero": (lambda c, t: L.CRD(negatives=0), ValueError, "`negatives` must be a whole number >= 1"),
+    "prune a subclassed model": (
+        lambda c, t: tfkd.prune_width(_built_subclassed(), keep=0.5, importance="magnitude"),
+        ValueError,
+        "subclassed keras.Model.*Functional or Sequential",
+    ),
+    "prune keep zero": (
+        lambda c, t: tfkd.prune_width(T(), keep=0.0),
+        ValueError,
+        r"`keep` must be a fraction.*\(0, 1\]",
+    ),
+    "prune keep above one": (lambda c, t: tfkd.prune_width(T(), keep=1.5), ValueError, r"in \(0, 1\], got 1.5"),
+    "prune keep NaN": (lambda c, t: tfkd.prune_width(T(), keep=float("nan")), ValueError, "got nan"),
+    "prune keep naming unknown layers": (
+        lambda c, t: tfkd.prune_width(T(), keep={"t_blok1": 0.5}, importance="magnitude"),
+        ValueError,
+        r"layers the model does not have: \['t_blok1'\]. Prunable layers: \['t_block1'",
+    ),
+    "prune keep naming an unprunable layer": (
+        lambda c, t: tfkd.prune_width(T(), keep={"t_bn": 0.5}, importance="magnitude"),
+        ValueError,
+        r"whose channels cannot be pruned: \['t_bn'\]",
+    ),
+    "prune calibration of the wrong shape": (
+        lambda c, t: tfkd.prune_width(T(), keep=0.5, calibration_data=np.zeros((4, 9, 9, 1), "float32")),
+        ValueError,
+        r"calibration_data has images of shape \(9, 9, 1\), but the model takes \(8, 8, 1\)",
+    ),
+    "prune by activation without calibration data": (
+        lambda c, t: tfkd.prune_width(T(), keep=0.5),
+        ValueError,
+        "needs|none was given.*Fix: pass calibration_data",
+    ),
+    "prune with an unknown importance": (
+        lambda c, t: tfkd.prune_width(T(), keep=0.5, importance="taylor"),
+        ValueError,
+        r"`importance` must be one of \['activation', 'bn_scale', 'magnitude'\]",
+    ),
     "SavedModel export to a .tflite path": (
         lambda c, t: tfkd.export_student(tiny_student(), str(t / "s.tflite")),
         ValueError,

@@ -1,0 +1,233 @@
+"""Structured width pruning: exact surgery (keep=1 and dead channels change
+nothing), tied groups, importance against NumPy, keras.applications graphs,
+and the pruned model as an ordinary Keras model."""
+
+import keras
+import numpy as np
+import pytest
+
+import tfkd
+from tests.conftest import sparse_ce
+
+# Pruned and original models run the same float32 ops on the same values;
+# removing a channel that is exactly zero removes only exact zeros from sums,
+# so outputs agree to float32 rounding of other summation blockings.
+EXACT = 1e-5
+
+
+def _bn_stats(model, seed=0):
+    """Non-trivial BatchNorm statistics, so slicing errors show."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, var = layer.get_weights()
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape),
+                    rng.normal(size=beta.shape),
+                    rng.normal(size=mean.shape),
+                    rng.uniform(0.5, 2.0, var.shape),
+                ]  # fmt: skip
+            )
+    return model
+
+
+def residual_cnn():
+    """Stem + a residual block (tied by Add), a depthwise conv, a
+    Concatenate, a Flatten -> Dense head."""
+    i = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="stem")(i)
+    x = keras.layers.ReLU(name="stem_relu")(keras.layers.BatchNormalization(name="stem_bn")(x))
+    y = keras.layers.Conv2D(6, 3, padding="same", name="b1")(x)
+    y = keras.layers.ReLU()(keras.layers.BatchNormalization(name="b1_bn")(y))
+    y = keras.layers.BatchNormalization(name="b2_bn")(keras.layers.Conv2D(8, 3, padding="same", name="b2")(y))
+    x = keras.layers.ReLU(name="res_relu")(keras.layers.Add(name="res")([x, y]))
+    d = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    c = keras.layers.Concatenate(name="cat")([d, keras.layers.Conv2D(5, 1, name="side")(x)])
+    f = keras.layers.Flatten(name="flat")(keras.layers.MaxPooling2D(name="pool")(c))
+    h = keras.layers.Dense(16, activation="relu", name="fc")(f)
+    return _bn_stats(keras.Model(i, keras.layers.Dense(4, name="out")(h), name="residual_cnn"))
+
+
+def inverted_residual():
+    """A MobileNetV2 block: expand, depthwise, project, Add with the input."""
+    i = keras.Input((10, 10, 8))
+    x = keras.layers.Conv2D(8, 1, name="entry")(i)
+    h = keras.layers.ReLU(6.0)(
+        keras.layers.BatchNormalization(name="e_bn")(keras.layers.Conv2D(24, 1, name="expand")(x))
+    )
+    h = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="depthwise")(h)
+    h = keras.layers.ReLU(6.0)(keras.layers.BatchNormalization(name="d_bn")(h))
+    h = keras.layers.BatchNormalization(name="p_bn")(keras.layers.Conv2D(8, 1, use_bias=False, name="project")(h))
+    x = keras.layers.Add(name="skip")([x, h])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return _bn_stats(keras.Model(i, keras.layers.Dense(3, name="head")(x), name="inverted_residual"))
+
+
+def nested():
+    inner_in = keras.Input((8, 8, 3))
+    inner = keras.Model(
+        inner_in, keras.layers.Conv2D(6, 3, padding="same", name="inner_conv")(inner_in), name="backbone"
+    )
+    i = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 1, name="after")(inner(i))
+    x = keras.layers.Dense(10, name="mid")(keras.layers.GlobalAveragePooling2D()(x))
+    return keras.Model(i, keras.layers.Dense(2, name="top")(x), name="nested")
+
+
+def _images(model, n=64, seed=1):
+    return np.random.default_rng(seed).normal(size=(n, *model.inputs[0].shape[1:])).astype("float32")
+
+
+@pytest.mark.parametrize("build", [residual_cnn, inverted_residual, nested])
+@pytest.mark.parametrize("importance", ["activation", "bn_scale", "magnitude"])
+def test_keep_one_is_the_same_function(build, importance):
+    model = build()
+    x = _images(model)
+    pruned = tfkd.prune_width(model, keep=1.0, calibration_data=x, importance=importance)
+    assert pruned is not model and pruned.count_params() == model.count_params()
+    np.testing.assert_allclose(pruned(x).numpy(), model(x).numpy(), atol=EXACT, rtol=0)
+
+
+def _kill(model, group_layers, channels):
+    """Makes `channels` exactly zero in every tensor that carries them."""
+    for name in group_layers:
+        layer = model.get_layer(name)
+        weights = layer.get_weights()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            weights[0][channels] = 0.0  # gamma
+            weights[1][channels] = 0.0  # beta
+        elif isinstance(layer, keras.layers.DepthwiseConv2D):
+            weights[0][..., channels, :] = 0.0
+            if len(weights) > 1:
+                weights[1][channels] = 0.0
+        else:
+            weights[0][..., channels] = 0.0
+            if len(weights) > 1:
+                weights[1][channels] = 0.0
+        layer.set_weights(weights)
+
+
+def test_pruning_dead_channels_leaves_the_function_unchanged():
+    model = residual_cnn()
+    # Two dead channels of the residual stream (stem and b2, tied by the Add;
+    # the depthwise conv passes them on), two of b1, one of the side conv
+    # (its part of the Concatenate, read row by row through Flatten) and 4 of fc.
+    _kill(model, ["stem", "stem_bn", "b2", "b2_bn", "dw"], [1, 6])
+    _kill(model, ["b1", "b1_bn"], [0, 3])
+    _kill(model, ["side"], [2])
+    _kill(model, ["fc"], [0, 5, 9, 12])
+    x = _images(model)
+    keep = {"stem": 0.75, "b1": 4 / 6, "side": 0.8, "fc": 0.75}
+    pruned = tfkd.prune_width(model, keep=keep, calibration_data=x)
+    widths = {l.name: l.get_weights()[0].shape[-1] for l in pruned.layers if l.get_weights()}
+    assert (widths["stem"], widths["b2"], widths["b1"], widths["side"], widths["fc"]) == (6, 6, 4, 4, 12)
+    assert widths["dw"] == 1 and pruned.get_layer("dw").get_weights()[0].shape[-2] == 6
+    assert pruned.get_layer("out").get_weights()[0].shape == (12, 4)  # the output width never changes
+    np.testing.assert_allclose(pruned(x).numpy(), model(x).numpy(), atol=EXACT, rtol=0)
+
+
+def test_the_original_is_untouched_and_the_pruned_model_is_ordinary(tmp_path):
+    model = residual_cnn()
+    before = [w.copy() for w in model.get_weights()]
+    x = _images(model)
+    pruned = tfkd.prune_width(model, keep=0.5, calibration_data=x, round_to=2)
+    for a, b in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert pruned.count_params() < 0.4 * model.count_params()
+    assert all(
+        w.shape[-1] % 2 == 0 for l in pruned.layers if l.name in ("stem", "b1", "fc") for w in l.get_weights()[:1]
+    )
+    path = str(tmp_path / "pruned.keras")
+    pruned.save(path)
+    again = keras.saving.load_model(path)
+    np.testing.assert_allclose(again(x).numpy(), pruned(x).numpy(), atol=EXACT)
+    y = np.random.default_rng(0).integers(0, 4, len(x))
+    d = tfkd.Distiller(model, pruned, losses=[tfkd.losses.SoftLabels(2.0)], student_loss_weight=0.5)
+    d.compile("adam", loss=sparse_ce())
+    h = d.fit(x, y, batch_size=16, epochs=1, verbose=0).history
+    assert np.isfinite(h["loss"][0])
+
+
+def test_importance_order_matches_numpy():
+    """Dense(8, relu) -> Dense(3): activation importance is mean |h| per
+    unit (the Dense's output carries it), magnitude the L1 norm of each
+    column; the kept units are the top ones by each."""
+    i = keras.Input((5,))
+    h = keras.layers.Dense(8, activation="relu", name="hidden")(i)
+    model = keras.Model(i, keras.layers.Dense(3, name="out")(h))
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(100, 5)).astype("float32")
+    w, b = (v.astype(np.float64) for v in model.get_layer("hidden").get_weights())
+    act = np.abs(np.maximum(x.astype(np.float64) @ w + b, 0)).mean(0)
+    mag = np.abs(w).sum(0)
+    for importance, score in (("activation", act), ("magnitude", mag)):
+        pruned = tfkd.prune_width(model, keep=0.5, calibration_data=x, importance=importance)
+        kept_kernel = pruned.get_layer("hidden").get_weights()[0]
+        want = np.sort(np.argsort(-score)[:4])
+        np.testing.assert_array_equal(kept_kernel, model.get_layer("hidden").get_weights()[0][:, want])
+
+
+def test_bn_scale_ranks_by_gamma():
+    i = keras.Input((6, 6, 2))
+    x = keras.layers.BatchNormalization(name="bn")(keras.layers.Conv2D(6, 3, name="conv")(i))
+    model = keras.Model(i, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
+    gamma = np.array([0.1, -2.0, 0.3, 1.5, -0.05, 0.9], "float32")
+    bn = model.get_layer("bn")
+    bn.set_weights([gamma, *bn.get_weights()[1:]])
+    pruned = tfkd.prune_width(model, keep=0.5, importance="bn_scale")
+    np.testing.assert_array_equal(pruned.get_layer("bn").get_weights()[0], gamma[[1, 3, 5]])
+
+
+def test_report_counts_channels_params_and_macs():
+    model = residual_cnn()
+    pruned = tfkd.prune_width(model, keep=0.5, importance="magnitude")
+    report = tfkd.prune_report(model, pruned)
+    rows = {r.name: r for r in report.rows}
+    assert (rows["stem"].channels_before, rows["stem"].channels_after) == (8, 4)
+    # stem: 12x12 positions, 3x3 kernel, 3 -> 8 channels.
+    assert rows["stem"].macs_before == 144 * 9 * 3 * 8 and rows["stem"].macs_after == 144 * 9 * 3 * 4
+    assert report.params_before == model.count_params() and report.params_after == pruned.count_params()
+    assert "| stem | Conv2D | 8 → 4 |" in str(report)
+
+
+def test_a_nested_model_is_left_whole_and_reported():
+    model = nested()
+    x = _images(model)
+    pruned = tfkd.prune_width(model, keep=0.5, calibration_data=x)
+    assert pruned.get_layer("backbone").count_params() == model.get_layer("backbone").count_params()
+    assert pruned.get_layer("mid").get_weights()[0].shape[-1] == 5
+    report = tfkd.prune_report(model, pruned)
+    assert "backbone" in report.left_whole and "nested model" in report.left_whole["backbone"]
+
+
+@pytest.mark.slow
+def test_keras_applications_mobilenetv2_prunes_trains_and_exports_int8(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=4)
+    x = _images(model, n=64)
+    y = np.random.default_rng(0).integers(0, 4, len(x))
+    np.testing.assert_allclose(
+        tfkd.prune_width(model, keep=1.0, calibration_data=x)(x).numpy(), model(x).numpy(), atol=EXACT
+    )
+    pruned = tfkd.prune_width(model, keep=0.5, calibration_data=x, round_to=8)
+    assert pruned.count_params() < 0.5 * model.count_params()
+    pruned.compile("adam", loss=sparse_ce())
+    pruned.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    path = tfkd.export_student(
+        pruned, str(tmp_path / "m.tflite"), format="litert", quantize="int8", representative_data=x, check_data=(x, y),
+        max_accuracy_drop=None,
+    )  # fmt: skip
+    assert path.endswith(".tflite")
+
+
+@pytest.mark.slow
+def test_keras_applications_resnet50v2_prunes_and_trains():
+    keras.utils.set_random_seed(0)
+    model = keras.applications.ResNet50V2(input_shape=(32, 32, 3), weights=None, classes=4)
+    x = _images(model, n=16)
+    pruned = tfkd.prune_width(model, keep=0.25, calibration_data=x)
+    assert pruned.count_params() < 0.2 * model.count_params()
+    pruned.compile("adam", loss=sparse_ce())
+    pruned.fit(x, np.zeros(len(x)), batch_size=16, epochs=1, verbose=0)
+    assert pruned.output_shape == model.output_shape

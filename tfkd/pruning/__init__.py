@@ -1,0 +1,7 @@
+"""Structured pruning: students cut out of a trained model (fewer channels
+per layer), with exact weight surgery on functional Keras graphs."""
+
+from tfkd.pruning.report import PruneReport, prune_report
+from tfkd.pruning.width import prune_width
+
+__all__ = ["PruneReport", "prune_report", "prune_width"]

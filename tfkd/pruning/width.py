@@ -1,0 +1,139 @@
+"""Structured width pruning: a smaller student cut out of a trained model."""
+
+import math
+
+import keras
+import numpy as np
+
+from tfkd.pruning import importance as importance_lib
+from tfkd.pruning.channel_graph import ChannelGraph
+from tfkd.pruning.surgery import rebuild
+
+
+def _check_fraction(value, where):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 < value <= 1
+    if not ok:
+        raise ValueError(
+            f"{where} must be a fraction of channels to keep, in (0, 1], got {value!r}. Fix: pass e.g. keep=0.5."
+        )
+    return float(value)
+
+
+def _fractions(graph, keep):
+    """Group root -> fraction to keep, from a number or {layer name: fraction}."""
+    roots = [g for g in graph.roots() if not graph.is_frozen(g) and graph.producers.get(g)]
+    if not isinstance(keep, dict):
+        fraction = _check_fraction(keep, "`keep`")
+        return {g: fraction for g in roots}
+    prunable = sorted({p for g in roots for p in graph.producers[g]})
+    every = {n.operation.name for n in graph.nodes}
+    unknown = sorted(k for k in keep if k not in every)
+    if unknown:
+        raise ValueError(
+            f"`keep` names layers the model does not have: {unknown}. Prunable layers: {prunable}. Fix: use "
+            "their names (model.summary() lists them)."
+        )
+    not_prunable = sorted(k for k in keep if k not in prunable)
+    if not_prunable:
+        raise ValueError(
+            f"`keep` names layers whose channels cannot be pruned: {not_prunable} (not a Conv/Dense making "
+            f"channels, or kept whole; prune_report says why). Prunable layers: {prunable}."
+        )
+    out = {}
+    for g in roots:
+        named = {_check_fraction(keep[p], f"keep[{p!r}]") for p in graph.producers[g] if p in keep}
+        if len(named) > 1:
+            raise ValueError(
+                f"`keep` gives the tied layers {graph.producers[g]} different fractions {sorted(named)}: their "
+                "channels are added together, so they are pruned together. Fix: give them one fraction."
+            )
+        if named:
+            out[g] = named.pop()
+    return out
+
+
+def _count(size, fraction, round_to):
+    n = int(round(size * fraction / round_to)) * round_to
+    return int(min(size, max(n, round_to, 1)))
+
+
+def prune_width(model, keep=0.5, calibration_data=None, importance="activation", round_to=1):
+    """A new model with fewer channels per layer, cut out of `model`.
+
+    The channels of each group (a layer's output channels, tied across
+    residual `Add`s and the like: see `tfkd.pruning.channel_graph`) are
+    ranked by `importance` and the least important removed. The kept
+    channels carry `model`'s weights: sliced kernels and biases, BatchNorm
+    gamma, beta and moving statistics, depthwise kernels, and the next
+    layer's input rows (for a `Flatten` → `Dense`, at every position). The
+    model's output width never changes, and `model` is untouched. Layers it
+    cannot prune (unknown types, shared layers, nested models) are left
+    whole with the channels that feed them; `prune_report` lists them.
+
+    Args:
+        model: a built functional `keras.Model` (e.g. a trained teacher).
+        keep: the fraction of each group's channels to keep, in (0, 1], or
+            `{layer_name: fraction}` for some layers (the others keep all).
+        calibration_data: a few hundred training images (array, `(images,
+            labels)` or a dataset of batches); needed for
+            `importance="activation"` (the first 512 are used).
+        importance: `"activation"` (mean |activation| over batch and
+            positions, Minitron), `"bn_scale"` (|gamma| of the BatchNorm
+            after the layer, network slimming; groups without one keep all
+            channels) or `"magnitude"` (L1 norm of each filter).
+        round_to: channel counts are rounded to a multiple of this (8 suits
+            int8 kernels and GPUs). Defaults to 1.
+
+    Returns:
+        A new, built functional `keras.Model`, ordinary in every way (fit,
+        save, taps, Distiller, export_student).
+
+    Raises:
+        ValueError: before any work, for a subclassed model, `keep` outside
+            (0, 1] or NaN, unknown or unprunable layer names, an unknown
+            `importance`, a bad `round_to`, or calibration data missing or
+            of the wrong shape.
+
+    Example:
+
+    ```python
+    student = tfkd.prune_width(teacher, keep=0.5, calibration_data=x_train[:512])
+    tfkd.prune_report(teacher, student)  # channels, parameters and MACs per layer
+    ```
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"prune_width expects a functional keras.Model, got {type(model).__name__}.")
+    if importance not in importance_lib.METHODS:
+        raise ValueError(f"`importance` must be one of {list(importance_lib.METHODS)}, got {importance!r}.")
+    if isinstance(round_to, bool) or not isinstance(round_to, int) or round_to < 1:
+        raise ValueError(f"`round_to` must be a whole number >= 1, got {round_to!r}.")
+    if not isinstance(keep, dict):
+        _check_fraction(keep, "`keep`")
+    graph = ChannelGraph(model)  # refuses a subclassed model
+    fractions = _fractions(graph, keep)
+    images = None
+    if importance == "activation":
+        if calibration_data is None:
+            raise ValueError(
+                "importance='activation' ranks channels by their activations on calibration_data, but none was "
+                "given. Fix: pass calibration_data=train_images[:512], or importance='magnitude'."
+            )
+        images = importance_lib.calibration_images(calibration_data, tuple(model.inputs[0].shape[1:]))
+    elif calibration_data is not None:
+        importance_lib.calibration_images(calibration_data, tuple(model.inputs[0].shape[1:]))
+    if importance == "activation":
+        scores = importance_lib.activation(graph, images)
+    elif importance == "bn_scale":
+        scores = importance_lib.bn_scale(graph)
+    else:
+        scores = importance_lib.magnitude(graph)
+    kept = {}
+    for g, fraction in fractions.items():
+        if g not in scores:
+            continue  # bn_scale: no BatchNorm carries the group
+        size = graph.groups[g]
+        n = _count(size, fraction, round_to)
+        # Most important first; ties keep the lower index.
+        order = np.lexsort((np.arange(size), -np.asarray(scores[g], np.float64)))
+        kept[g] = np.sort(order[:n])
+    return rebuild(graph, kept)
