@@ -231,3 +231,46 @@ def test_keras_applications_resnet50v2_prunes_and_trains():
     pruned.compile("adam", loss=sparse_ce())
     pruned.fit(x, np.zeros(len(x)), batch_size=16, epochs=1, verbose=0)
     assert pruned.output_shape == model.output_shape
+
+
+def three_blocks():
+    """A stem and three identity residual blocks, then a head."""
+    i = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", name="stem")(i)
+    for k in range(3):
+        y = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name=f"c{k}a")(x)
+        y = keras.layers.BatchNormalization(name=f"bn{k}")(keras.layers.Conv2D(6, 3, padding="same", name=f"c{k}b")(y))
+        x = keras.layers.Add(name=f"block{k}")([x, y])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return _bn_stats(keras.Model(i, keras.layers.Dense(5, name="head")(x)))
+
+
+def test_depth_pruning_drops_the_block_that_changes_the_outputs_least():
+    model = three_blocks()
+    assert list(tfkd.pruning.residual_blocks(model)) == ["block0", "block1", "block2"]
+    bn = model.get_layer("bn1")  # block1's branch outputs exact zeros: dropping it is exact
+    gamma, beta, mean, var = bn.get_weights()
+    bn.set_weights([gamma * 0, beta * 0, mean, var])
+    x = _images(model)
+    shallower = tfkd.prune_depth(model, drop=1, calibration_data=x)
+    names = {l.name for l in shallower.layers}
+    assert "c1a" not in names and "c1b" not in names and {"c0a", "c2b", "head"} <= names
+    np.testing.assert_allclose(shallower(x).numpy(), model(x).numpy(), atol=EXACT, rtol=0)
+    by_name = tfkd.prune_depth(model, drop=["block0", "block2"])
+    assert {"c0a", "c2a"}.isdisjoint(l.name for l in by_name.layers)
+    assert by_name.count_params() < model.count_params() and by_name.output_shape == model.output_shape
+    # Width and depth pruning compose.
+    both = tfkd.prune_width(shallower, keep=0.5, calibration_data=x)
+    assert both.count_params() < 0.5 * shallower.count_params()
+
+
+def test_depth_pruning_refuses_bad_requests():
+    model = three_blocks()
+    with pytest.raises(ValueError, match="has 3 droppable residual blocks"):
+        tfkd.prune_depth(model, drop=4, calibration_data=_images(model))
+    with pytest.raises(ValueError, match=r"Not droppable residual blocks: \['stem'\]"):
+        tfkd.prune_depth(model, drop=["stem"])
+    with pytest.raises(ValueError, match="none was given.*Fix: pass calibration_data"):
+        tfkd.prune_depth(model, drop=1)
+    with pytest.raises(ValueError, match="`drop` must be a whole number >= 1"):
+        tfkd.prune_depth(model, drop=0)

@@ -4,7 +4,7 @@ from tfkd import callbacks, data, losses, models, pruning, view_cache
 from tfkd.cache import cache_teacher_outputs
 from tfkd.distiller import Distiller
 from tfkd.export import export_student
-from tfkd.pruning import prune_report, prune_width
+from tfkd.pruning import prune_depth, prune_report, prune_width
 from tfkd.taps import list_taps
 from tfkd.view_cache import cache_teacher_views
 
@@ -21,6 +21,7 @@ __all__ = [
     "losses",
     "view_cache",
     "models",
+    "prune_depth",
     "prune_report",
     "prune_width",
     "pruning",

@@ -50,6 +50,45 @@ def _sliced_weights(layer, weights, in_idx, out_idx):
     return weights
 
 
+def replay(model, nodes, clone_layer, bypass=None):
+    """Rebuilds `model`'s graph from fresh layers.
+
+    Args:
+        model: a functional `keras.Model`.
+        nodes: its nodes in topological order.
+        clone_layer: `layer -> new layer` (a copy of its config, changed as
+            the caller needs).
+        bypass: `{id(node): index}`: nodes replaced by their input
+            `index` (a residual `Add` replaced by its skip input drops the
+            block; the branch's layers then fall out of the new model).
+
+    Returns:
+        `(new model, [(layer, clone, node), ...])` for every replayed node.
+    """
+    bypass = bypass or {}
+    tensors, calls, inputs = {}, [], []
+    for x in model.inputs:
+        y = keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x.name.split(":")[0])
+        tensors[id(x)] = y
+        inputs.append(y)
+    for node in nodes:
+        if id(node) in bypass:
+            tensors[id(node.outputs[0])] = tensors[id(node.input_tensors[bypass[id(node)]])]
+            continue
+        if any(id(x) not in tensors for x in node.input_tensors):
+            continue
+        clone = clone_layer(node.operation)
+        args, kwargs = node.arguments.fill_in(tensors)
+        for x, y in zip(node.outputs, keras.tree.flatten(clone(*args, **kwargs))):
+            tensors[id(x)] = y
+        calls.append((node.operation, clone, node))
+    outputs = [tensors[id(y)] for y in model.outputs]
+    new = keras.Model(
+        inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0], name=model.name
+    )
+    return new, calls
+
+
 def rebuild(graph, kept):
     """A new model in which every group keeps only its `kept` channels.
 
@@ -64,33 +103,19 @@ def rebuild(graph, kept):
         weights (kernels, biases, BatchNorm statistics, depthwise kernels,
         the next layer's input rows).
     """
-    model = graph.model
     full = lambda g: np.arange(graph.groups[g])
     chosen = lambda g: kept.get(graph.find(g), full(g))
-    tensors, layers = {}, []
-    inputs = []
-    for x in model.inputs:
-        y = keras.Input(batch_shape=x.shape, dtype=x.dtype, name=x.name.split(":")[0])
-        tensors[id(x)] = y
-        inputs.append(y)
-    for node in graph.nodes:
-        layer = node.operation
+    out_layouts = {n.operation.name: graph.layout.get(id(n.output_tensors[0])) for n in graph.nodes}
+
+    def clone_layer(layer):
         config = layer.get_config()
-        out_layout = graph.layout.get(id(node.output_tensors[0]))
         if isinstance(layer, PRODUCERS + SEPARABLE) and layer.name not in graph.skipped:
-            count = len(chosen(out_layout.segments[0].group))
+            count = len(chosen(out_layouts[layer.name].segments[0].group))
             config["units" if isinstance(layer, keras.layers.Dense) else "filters"] = int(count)
-        clone = layer.__class__.from_config(config)
-        args, kwargs = node.arguments.fill_in(tensors)
-        outputs = clone(*args, **kwargs)
-        for x, y in zip(node.outputs, keras.tree.flatten(outputs)):
-            tensors[id(x)] = y
-        layers.append((layer, clone, node))
-    outputs = [tensors[id(y)] for y in model.outputs]
-    new = keras.Model(
-        inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0], name=model.name
-    )
-    for layer, clone, node in layers:
+        return layer.__class__.from_config(config)
+
+    new, calls = replay(graph.model, graph.nodes, clone_layer)
+    for layer, clone, node in calls:
         weights = layer.get_weights()
         if not weights:
             continue
@@ -101,7 +126,7 @@ def rebuild(graph, kept):
         out_layout = graph.layout.get(id(node.output_tensors[0]))
         in_idx = kept_indices(in_layout, chosen)
         out_idx = kept_indices(out_layout, chosen) if isinstance(layer, PRODUCERS + SEPARABLE) else None
-        if len(in_idx) == in_layout.width * in_layout.positions:
-            in_idx = None if np.array_equal(in_idx, np.arange(len(in_idx))) else in_idx
+        if np.array_equal(in_idx, np.arange(in_layout.width * in_layout.positions)):
+            in_idx = None
         clone.set_weights(_sliced_weights(layer, weights, in_idx, out_idx))
     return new
