@@ -173,3 +173,38 @@ def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_pat
     assert (tuned.temperature, tuned.alpha) == (best["temperature"], 0.1)
     with pytest.raises(ValueError, match="Temperatures must be > 0"):
         tune.run(config, ["kd"], temperatures=[0.0])
+
+
+def test_compress_smoke_prunes_distils_and_exports(tmp_path):
+    from recipes.lib import compress
+
+    teacher = models_for_compress(tmp_path)
+    lines = []
+    config = Config(workdir=str(tmp_path / "w"), smoke=True, teacher=teacher, keep=0.5, round_to=2, augment=False)
+    rows = compress.run(config, print_fn=lines.append)
+    assert [r["model"] for r in rows] == [
+        "teacher",
+        "pruned, before training",
+        "pruned + kd",
+        "pruned + kd, int8 LiteRT",
+    ]
+    assert rows[1]["params"] < 0.4 * rows[0]["params"] and rows[1]["macs"] < 0.4 * rows[0]["macs"]
+    assert rows[3]["bytes"] > 0 and rows[3]["latency_ms"] > 0
+    assert any(line.startswith("| model | parameters | MACs |") for line in lines[-1:])
+    again = compress.run(config, print_fn=lines.append)  # a rerun reuses the pruned student and the run
+    assert [r["params"] for r in again] == [r["params"] for r in rows]
+
+
+def models_for_compress(tmp_path):
+    """A small trained-shape teacher with BatchNorm and a residual block."""
+    import keras
+
+    from recipes.lib import common
+
+    i = keras.Input((28, 28, 1))
+    x = keras.layers.ReLU()(keras.layers.BatchNormalization()(keras.layers.Conv2D(8, 3, padding="same")(i)))
+    y = keras.layers.Conv2D(8, 3, padding="same", name="branch")(x)
+    x = keras.layers.MaxPooling2D(4)(keras.layers.Add()([x, y]))
+    x = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(x))
+    model = keras.Model(i, keras.layers.Dense(10, dtype="float32")(x), name="small_teacher")
+    return common.save_model(model, str(tmp_path / "teacher.keras"))

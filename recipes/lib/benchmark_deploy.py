@@ -4,16 +4,13 @@ deployable format, with file size, batch-1 latency, accuracy and agreement."""
 import json
 import os
 import shutil
-import statistics
-import time
 
 import numpy as np
 import tensorflow as tf
 
-from recipes.lib import common
+from recipes.lib import common, measure
 from recipes.lib.export import CALIBRATION_EXAMPLES
 from tfkd.export import export_student
-from tfkd.litert_model import LiteRTModel
 
 # (row label, format, quantize, extra export_student arguments)
 FORMATS = (
@@ -58,38 +55,6 @@ def single_thread():
         return False
 
 
-def _size(path):
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
-
-
-def _median_ms(call, repeats, warmup=20):
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
-def _runner(path):
-    """(predict over a batch, one batch-1 call) for an export."""
-    if path.endswith(".tflite"):
-        lite = LiteRTModel(path, num_threads=1)
-        one = np.zeros((1,) + lite.input_shape, np.float32)
-        return lite.predict, lambda: lite.predict(one, batch_size=1)
-    served = tf.saved_model.load(path).signatures["serving_default"]
-    shape = tuple(served.structured_input_signature[1]["images"].shape[1:])
-    one = tf.zeros((1,) + shape, tf.float32)
-    predict = lambda x: np.concatenate(
-        [served(images=tf.constant(x[i : i + 512]))["logits"].numpy() for i in range(0, len(x), 512)]
-    )
-    return predict, lambda: served(images=one)
-
-
 def run(config, models, workdir, repeats=200, print_fn=print):
     """Exports each model in every format and measures it.
 
@@ -123,13 +88,13 @@ def run(config, models, workdir, repeats=200, print_fn=print):
             kwargs = dict(representative_data=calib, check_data=val, max_accuracy_drop=None) if fmt == "litert" else {}
             kwargs.update(extra)
             path = export_student(model, out, format=fmt, quantize=quantize, overwrite=True, **kwargs)
-            predict, one = _runner(path)
+            predict, one = measure.runner(path)
             pred = np.argmax(predict(x_test), -1)
             row = {
                 "model": name,
                 "format": label,
-                "bytes": _size(path),
-                "latency_ms": _median_ms(one, repeats),
+                "bytes": measure.size_bytes(path),
+                "latency_ms": measure.median_ms(one, repeats),
                 "test_accuracy": float(np.mean(pred == y_test)),
                 "agreement": float(np.mean(pred == reference)),
                 "params": model.count_params(),

@@ -44,6 +44,11 @@ class Config:
     crd_negatives: int = 4096  # negatives per step (Tian et al.: 16384)
     crd_feature_dim: int = 128
     crd_weight: float = 0.8
+    student_init: str = ""  # a .keras file the student starts from (e.g. pruned from the teacher), not the builder
+    keep: float = 0.5  # compress: the fraction of each layer's channels kept
+    drop_blocks: int = 0  # compress: residual blocks dropped before width pruning
+    importance: str = "activation"  # compress: activation, bn_scale or magnitude
+    round_to: int = 1  # compress: channel counts rounded to a multiple of this
     hints: tuple = ()  # "teacher_layer:student_layer" pairs for fitnet
     feature_weight: float = -1.0  # < 0: the method's typical weight
     precision: str = ""  # "" = mixed_float16 on a GPU, float32 on a CPU
@@ -131,6 +136,16 @@ class Config:
         for name in ("dkd_alpha", "dkd_beta", "dkd_warmup_epochs", "dist_beta", "dist_gamma", "crd_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}.")
+        if self.student_init and not os.path.exists(self.student_init):
+            raise ValueError(f"--student_init={self.student_init!r} does not exist. Fix: pass a saved .keras model.")
+        if not 0 < self.keep <= 1:
+            raise ValueError(f"--keep must be a fraction in (0, 1], got {self.keep}.")
+        if self.drop_blocks < 0 or self.round_to < 1:
+            raise ValueError(
+                f"--drop_blocks must be >= 0 and --round_to >= 1, got {self.drop_blocks}, {self.round_to}."
+            )
+        if self.importance not in ("activation", "bn_scale", "magnitude"):
+            raise ValueError(f"--importance must be activation, bn_scale or magnitude, got {self.importance!r}.")
         if self.crd_negatives < 1 or self.crd_feature_dim < 1:
             raise ValueError(
                 f"--crd_negatives and --crd_feature_dim must be >= 1, got {self.crd_negatives} and "

@@ -5,7 +5,7 @@ import json
 import os
 import statistics
 
-from recipes.lib import common, distill, shipped, train_teacher
+from recipes.lib import common, distill, measure, shipped, train_teacher
 from recipes.lib.config import Config
 
 # The demo's student and settings: the reference MLP student, trained the
@@ -122,7 +122,7 @@ def run(
             "params": rows[-1]["params"],
             "test_accuracy": accuracy_of(saved_model, (float_images, y)),
             "agreement": None,
-            "bytes": _folder_bytes(saved_model),
+            "bytes": measure.size_bytes(saved_model),
         }
     )
     rows.append(
@@ -145,10 +145,6 @@ def run(
         f"Exported to {saved_model} and {path}"
     )
     return rows
-
-
-def _folder_bytes(folder):
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(folder) for f in files)
 
 
 def format_table(rows, epochs, num_seeds):

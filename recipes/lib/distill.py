@@ -15,7 +15,8 @@ from tfkd.distiller import Distiller
 
 def run_name(config):
     width = f"_w{config.student_width}" if config.student_width else ""
-    return f"{config.student}{width}_{config.method.replace('+', '-')}_s{config.seed}"
+    student = os.path.splitext(os.path.basename(config.student_init))[0] if config.student_init else config.student
+    return f"{student}{width}_{config.method.replace('+', '-')}_s{config.seed}"
 
 
 # Settings that do not change what a run trains.
@@ -89,7 +90,10 @@ def run(config, workdir=None, extra_callbacks=()):
     else:
         with strategy.scope():
             kwargs = {"width": config.student_width} if config.student_width else {}
-            student = models.get(config.student, **spec, **kwargs)
+            if config.student_init:
+                student = common.load_model(config.student_init, "student")
+            else:
+                student = models.get(config.student, **spec, **kwargs)
             teachers = [common.load_model(p) for p in teacher_paths] if distil else []
             if distil:
                 model = Distiller(

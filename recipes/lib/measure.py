@@ -7,6 +7,10 @@ import threading
 import time
 
 import keras
+import numpy as np
+import tensorflow as tf
+
+from tfkd.litert_model import LiteRTModel
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -90,3 +94,37 @@ def time_loop(step, iterator, steps, repeats):
         keras.ops.convert_to_numpy(out)
         seconds.append(time.perf_counter() - start)
     return median_after_warmup(seconds)
+
+
+def size_bytes(path):
+    """Bytes of a file, or of every file under a folder."""
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
+
+
+def median_ms(call, repeats, warmup=20):
+    """Median wall milliseconds of `call()` over `repeats` calls, after `warmup`."""
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def runner(path):
+    """(predict over a batch, one batch-1 call) for an export."""
+    if path.endswith(".tflite"):
+        lite = LiteRTModel(path, num_threads=1)
+        one = np.zeros((1,) + lite.input_shape, np.float32)
+        return lite.predict, lambda: lite.predict(one, batch_size=1)
+    served = tf.saved_model.load(path).signatures["serving_default"]
+    shape = tuple(served.structured_input_signature[1]["images"].shape[1:])
+    one = tf.zeros((1,) + shape, tf.float32)
+    predict = lambda x: np.concatenate(
+        [served(images=tf.constant(x[i : i + 512]))["logits"].numpy() for i in range(0, len(x), 512)]
+    )
+    return predict, lambda: served(images=one)

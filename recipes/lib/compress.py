@@ -1,0 +1,160 @@
+"""Library side of `recipes/compress.py`: a student cut out of the teacher
+(structured pruning), distilled from it, quantized to int8, checked and
+exported, with one table."""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+from recipes.lib import common, distill, measure, shipped
+from recipes.lib import export as export_lib
+from recipes.lib.evaluate import accuracy_of
+from tfkd import pruning
+from tfkd.pruning.importance import CALIBRATION_EXAMPLES
+
+
+def prune(config, teacher_path, path):
+    """The pruned student, saved to `path` (reused when it is already there).
+
+    Args:
+        config: a `Config` (keep, drop_blocks, importance, round_to, data).
+        teacher_path: the trained teacher's `.keras` file.
+        path: where the pruned, untrained student goes.
+
+    Returns:
+        `(student, report)`: the pruned model and its `PruneReport`.
+    """
+    teacher = common.load_model(teacher_path)
+    images = common.split_arrays(config)["train"][0][:CALIBRATION_EXAMPLES].astype(np.float32) / 255.0
+    if os.path.exists(path):
+        student = common.load_model(path, "student")
+    else:
+        student = teacher
+        if config.drop_blocks:
+            student = pruning.prune_depth(student, config.drop_blocks, calibration_data=images)
+        if config.keep < 1:
+            student = pruning.prune_width(
+                student, config.keep, calibration_data=images, importance=config.importance, round_to=config.round_to
+            )
+        elif student is teacher:
+            student = pruning.prune_width(teacher, 1.0, importance="magnitude")  # a copy
+        common.save_model(student, path)
+    return student, pruning.prune_report(teacher, student)
+
+
+def run(config, workdir=None, export="int8", print_fn=print):
+    """Prune, distil, quantize, check, export; print the table.
+
+    Args:
+        config: a `Config`: `teacher`, `keep`, `drop_blocks`, `importance`,
+            `round_to`, the distillation method and schedule (the tuned
+            soft-label settings by default), `export_dir`.
+        workdir: where the pruned student, the run and the exports go.
+        export: `"int8"` (LiteRT int8, checked on the validation split) or
+            `"none"`.
+        print_fn: where the table goes.
+
+    Returns:
+        The table as a list of row dicts.
+
+    Raises:
+        ValueError: for a missing teacher or a bad setting, before any work.
+    """
+    workdir = workdir or config.workdir
+    config = dataclasses.replace(config, workdir=workdir).validate()
+    if not config.teacher:
+        raise ValueError("compress needs --teacher=path/to/teacher.keras (the model to cut the student from).")
+    if export not in ("int8", "none"):
+        raise ValueError(f"--export must be 'int8' or 'none', got {export!r}.")
+    common.set_up(config)
+    folder = common.own_folder(workdir)
+    tag = f"keep{config.keep:g}_drop{config.drop_blocks}_{config.importance}_r{config.round_to}"
+    pruned_path = os.path.join(folder, f"pruned_{tag}.keras")
+    student, report = prune(config, config.teacher, pruned_path)
+    teacher = common.load_model(config.teacher)
+    _, test, _ = common.splits(config)
+    compile_args = {k: v for k, v in common.compile_args(config).items() if k != "optimizer"}
+    teacher.compile(**compile_args)
+    student.compile(**compile_args)
+    x, y = common.split_arrays(config)["test"]
+    x = x.astype(np.float32) / 255.0
+    rows = [
+        _row("teacher", teacher, report.params_before, report.macs_before, teacher.evaluate(test, verbose=0)[1]),
+        _row(
+            "pruned, before training",
+            student,
+            report.params_after,
+            report.macs_after,
+            student.evaluate(test, verbose=0)[1],
+            agreement=common.agreement(student, teacher, test),
+        ),
+    ]
+    tuned = shipped.tuned(config, "kd") if config.method == "kd" else config
+    result = distill.run(dataclasses.replace(tuned, student_init=pruned_path), workdir)
+    trained = common.load_model(result["student_path"], "student")
+    rows.append(
+        _row(
+            f"pruned + {config.method}",
+            trained,
+            report.params_after,
+            report.macs_after,
+            result["test_accuracy"],
+            agreement=result.get("agreement"),
+        )
+    )
+    if export == "int8":
+        path = config.export_dir or os.path.join(folder, f"student_{tag}_int8.tflite")
+        path = export_lib.run(
+            dataclasses.replace(config, export_dir=path),
+            result["student_path"],
+            format="litert",
+            quantize="int8",
+            max_accuracy_drop=None if config.smoke else 0.5,  # smoke students are untrained
+        )
+        _, one = measure.runner(path)
+        rows.append(
+            {
+                "model": "pruned + kd, int8 LiteRT",
+                "params": report.params_after,
+                "macs": report.macs_after,
+                "bytes": measure.size_bytes(path),
+                "latency_ms": measure.median_ms(one, 200),
+                "test_accuracy": accuracy_of(path, (x, y)),
+                "agreement": None,
+            }
+        )
+    keras.mixed_precision.set_dtype_policy("float32")
+    print_fn(str(report))
+    print_fn("")
+    print_fn(format_table(rows))
+    return rows
+
+
+def _row(name, model, params, macs, accuracy, agreement=1.0):
+    return {
+        "model": name,
+        "params": params,
+        "macs": macs,
+        "bytes": None,
+        "latency_ms": None,
+        "test_accuracy": float(accuracy),
+        "agreement": agreement,
+    }
+
+
+def format_table(rows):
+    lines = [
+        "| model | parameters | MACs | file size | batch-1 latency | test accuracy | agreement with teacher |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        size = f"{r['bytes'] / 1024:.1f} KiB" if r["bytes"] else ""
+        latency = f"{1000 * r['latency_ms']:.0f} µs" if r["latency_ms"] is not None else ""
+        agree = "" if r["agreement"] is None else f"{100 * r['agreement']:.2f}%"
+        lines.append(
+            f"| {r['model']} | {r['params']:,} | {r['macs']:,} | {size} | {latency} | "
+            f"{100 * r['test_accuracy']:.2f}% | {agree} |"
+        )
+    return "\n".join(lines)
