@@ -19,13 +19,14 @@ from recipes.lib import compress
 from recipes.lib import flags as recipe_flags
 
 flags.DEFINE_enum("export", "int8", ["int8", "none"], "Export the distilled student as int8 LiteRT, or not.")
+flags.DEFINE_bool("baselines", False, "Also train the pruned architecture from random weights (scratch and kd).")
 recipe_flags.define_config_flags()
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     config = recipe_flags.config_from_flags(argv)
-    compress.run(config, export=flags.FLAGS.export)
+    compress.run(config, export=flags.FLAGS.export, baselines=flags.FLAGS.baselines)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,15 @@ def prune(config, teacher_path, path):
     return student, pruning.prune_report(teacher, student)
 
 
-def run(config, workdir=None, export="int8", print_fn=print):
+def random_init(student, path):
+    """The pruned architecture with fresh initial weights, saved to `path`
+    (the baselines: the same student trained from random weights)."""
+    if not os.path.exists(path):
+        common.save_model(keras.models.clone_model(student), path)
+    return path
+
+
+def run(config, workdir=None, export="int8", print_fn=print, baselines=False):
     """Prune, distil, quantize, check, export; print the table.
 
     Args:
@@ -55,6 +63,8 @@ def run(config, workdir=None, export="int8", print_fn=print):
         export: `"int8"` (LiteRT int8, checked on the validation split) or
             `"none"`.
         print_fn: where the table goes.
+        baselines: also train the pruned architecture from random weights,
+            from scratch and with the same distillation, same schedule.
 
     Returns:
         The table as a list of row dicts.
@@ -104,6 +114,24 @@ def run(config, workdir=None, export="int8", print_fn=print):
             agreement=result.get("agreement"),
         )
     )
+    if baselines:
+        fresh = random_init(student, os.path.join(folder, f"random_{tag}.keras"))
+        for method in ("scratch", config.method):
+            base = tuned if method != "scratch" else config
+            run_config = dataclasses.replace(base, method=method, student_init=fresh, reference_teacher=config.teacher)
+            res = distill.run(run_config, workdir)
+            rows.append(
+                _row(
+                    f"same architecture, random init, {method}",
+                    trained,
+                    report.params_after,
+                    report.macs_after,
+                    res["test_accuracy"],
+                    agreement=res.get("agreement"),
+                )
+            )
+            rows[-1]["history"] = res.get("history", {})
+    rows[2]["history"] = result.get("history", {})
     if export == "int8":
         path = config.export_dir or os.path.join(folder, f"student_{tag}_int8.tflite")
         path = export_lib.run(
