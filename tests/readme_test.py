@@ -19,8 +19,8 @@ def test_every_readme_python_block_runs(tmp_path, monkeypatch):
     import tfkd
 
     blocks = _blocks(open(os.path.join(ROOT, "README.md")).read())
-    assert len(blocks) == 4, "a README block was added or removed: say here what it must show"
-    usage, views, serving, custom = blocks
+    assert len(blocks) == 5, "a README block was added or removed: say here what it must show"
+    usage, views, serving, pruning, custom = blocks
     monkeypatch.chdir(tmp_path)  # its exports go under tmp_path/saved_models
     os.makedirs("saved_models")
     os.symlink(os.path.join(ROOT, TEACHER), TEACHER)
@@ -49,6 +49,11 @@ def test_every_readme_python_block_runs(tmp_path, monkeypatch):
     exec(compile(serving, "README.md (serving)", "exec"), namespace)
     logits = namespace["logits"]
     assert logits.shape == (8, 10) and np.isfinite(logits).all()
+
+    exec(compile(pruning, "README.md (pruning)", "exec"), namespace)
+    student, teacher = namespace["student"], namespace["teacher"]
+    assert 0.2 < student.count_params() / teacher.count_params() < 0.35
+    assert student.output_shape == teacher.output_shape
 
     exec(compile(custom, "README.md (custom loss)", "exec"), namespace)
     custom_distiller = namespace["custom"]
