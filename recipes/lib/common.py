@@ -299,3 +299,18 @@ def write_json_atomically(path, value):
     with open(tmp, "w") as f:
         json.dump(value, f, indent=1)
     os.replace(tmp, path)
+
+
+def machine():
+    """This machine, as a record says it: processor, cores, accelerators."""
+    import platform
+
+    gpus = tf.config.list_physical_devices("GPU")
+    processor = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            processor = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), processor)
+    except OSError:
+        pass
+    accelerators = f"{len(gpus)} GPU" + ("s" if len(gpus) != 1 else "") if gpus else "no GPU"
+    return f"{processor}, {os.cpu_count()} cores, {accelerators}"

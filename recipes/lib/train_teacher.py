@@ -97,7 +97,7 @@ def ship(result, config, run_dir):
         "test_accuracy": result["test_accuracy"],
         "params": result["params"],
         "train_seconds": seconds,
-        "machine": "2 CPU cores, no GPU",
+        "machine": common.machine(),
         "sha256": shipped.sha256(target),
     }
     with open(os.path.splitext(target)[0] + ".json", "w") as f:
