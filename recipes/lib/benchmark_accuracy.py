@@ -25,7 +25,7 @@ MULTI_MIXUP = "kd+mixup (2 teachers)"
 MULTI_ROWS = (MULTI, MULTI_MIXUP)
 # Consistent kd with the teacher run on every augmented batch, and kd on
 # cached views keeping only the 5 largest teacher logits: the accuracy parity
-# of the view cache (issue 12) is "kd top-5" against "kd online".
+# of the view cache is "kd top-5" against "kd online".
 ONLINE, TOP5 = "kd online", "kd top-5"
 # Soft labels on z-scored logits (logit standardization, Sun et al. 2024).
 STANDARDIZED = "kd std"
