@@ -274,3 +274,17 @@ def test_depth_pruning_refuses_bad_requests():
         tfkd.prune_depth(model, drop=1)
     with pytest.raises(ValueError, match="`drop` must be a whole number >= 1"):
         tfkd.prune_depth(model, drop=0)
+
+
+def test_batchnorm_statistics_are_re_estimated_on_the_calibration_images():
+    i = keras.Input((4, 4, 2))
+    x = keras.layers.Conv2D(3, 1, name="conv")(i)
+    model = keras.Model(i, keras.layers.BatchNormalization(momentum=0.99, name="bn")(x))
+    x = _images(model, n=512)
+    tfkd.pruning.recalibrate_batchnorm(model, x, batch_size=128)
+    w, b = (v.astype(np.float64) for v in model.get_layer("conv").get_weights())
+    feats = (x.astype(np.float64) @ w[0, 0] + b).reshape(4, -1, 3)  # the 4 batches' conv outputs
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), feats.mean(1).mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), feats.var(1).mean(0), rtol=1e-4, atol=1e-5)
+    assert bn.momentum == 0.99  # put back

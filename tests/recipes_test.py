@@ -184,7 +184,7 @@ def test_compress_smoke_prunes_distils_and_exports(tmp_path):
     rows = compress.run(config, print_fn=lines.append)
     assert [r["model"] for r in rows] == [
         "teacher",
-        "pruned, before training",
+        "pruned (BatchNorm re-estimated), before training",
         "pruned + kd",
         "pruned + kd, int8 LiteRT",
     ]

@@ -40,6 +40,8 @@ def prune(config, teacher_path, path):
             )
         elif student is teacher:
             student = pruning.prune_width(teacher, 1.0, importance="magnitude")  # a copy
+        # The kept channels' new statistics (pruned inputs change every BatchNorm's).
+        pruning.recalibrate_batchnorm(student, images)
         common.save_model(student, path)
     return student, pruning.prune_report(teacher, student)
 
@@ -93,7 +95,7 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False):
     rows = [
         _row("teacher", teacher, report.params_before, report.macs_before, teacher.evaluate(test, verbose=0)[1]),
         _row(
-            "pruned, before training",
+            "pruned (BatchNorm re-estimated), before training",
             student,
             report.params_after,
             report.macs_after,

@@ -1,8 +1,9 @@
 """Structured pruning: students cut out of a trained model (fewer channels
 per layer), with exact weight surgery on functional Keras graphs."""
 
+from tfkd.pruning.batchnorm import recalibrate_batchnorm
 from tfkd.pruning.depth import prune_depth, residual_blocks
 from tfkd.pruning.report import PruneReport, prune_report
 from tfkd.pruning.width import prune_width
 
-__all__ = ["PruneReport", "prune_depth", "prune_report", "prune_width", "residual_blocks"]
+__all__ = ["PruneReport", "prune_depth", "prune_report", "prune_width", "recalibrate_batchnorm", "residual_blocks"]
