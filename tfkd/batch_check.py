@@ -12,7 +12,8 @@ EXAMPLE_INDEX = "tfkd_index"
 
 def _first_batch(x, y, batch_size):
     """`(inputs, labels)` of the first batch, or None when it cannot be seen
-    without consuming data (generators, PyDataset)."""
+    without consuming data (generators, PyDataset).
+    """
     if isinstance(x, tf.data.Dataset):
         element = next(iter(x.take(1)), None)
         if element is None:
@@ -31,7 +32,9 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=No
     Args:
         student: the student `keras.Model`.
         needs_labels: whether the hard-label loss is on.
-        x, y, batch_size: as given to `fit`.
+        x: the inputs given to `fit`.
+        y: the labels given to `fit`, if separate.
+        batch_size: the batch size given to `fit`.
         loss: the compiled hard-label loss, if any.
         losses: the distillation losses (some need labels or indices).
 

@@ -22,6 +22,7 @@ def needed_keys(distiller):
 
 
 def is_logits(key):
+    """Whether a teacher output key holds logits (full, or a top-k part)."""
     return key == LOGITS
 
 
@@ -60,7 +61,8 @@ def fingerprint(distiller, dataset, top_k=None):
 
 def compress(outputs, top_k):
     """Keeps the `top_k` largest logits (values and class indices) and the
-    log-mean-exp of the others (one number per example)."""
+    log-mean-exp of the others (one number per example).
+    """
     if not top_k:
         return outputs
     out = []
@@ -80,7 +82,8 @@ def compress(outputs, top_k):
 
 def expand(outputs, num_classes):
     """Full logits again: stored classes keep their logit, every dropped
-    class gets the log-mean-exp of the dropped logits."""
+    class gets the log-mean-exp of the dropped logits.
+    """
     out = []
     for o in outputs:
         o = dict(o)

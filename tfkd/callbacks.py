@@ -47,7 +47,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     @staticmethod
     def saved_epoch(backup_dir):
         """Epochs completed by the run whose backups are in `backup_dir` (0 if
-        none): where a resumed run starts."""
+        none): where a resumed run starts.
+        """
         meta = os.path.join(backup_dir, _META)
         if not os.path.exists(meta):
             return 0

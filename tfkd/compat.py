@@ -23,7 +23,8 @@ MULTI_WORKER_FIT_BUGS = _KERAS >= (3, 0)
 
 def first_local_batch(strategy, iterator):
     """The first batch of `fit`'s iterator, taken from the first local
-    replica (only its structure and shapes are needed to build metrics)."""
+    replica (only its structure and shapes are needed to build metrics).
+    """
     for _, _, it in iterator:
         return tf.nest.map_structure(
             lambda v: (
@@ -35,6 +36,7 @@ def first_local_batch(strategy, iterator):
 
 
 def is_multi_worker(strategy):
+    """Whether `strategy` is a MultiWorkerMirroredStrategy (Keras 3.15's own `fit` breaks under it)."""
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and strategy.num_replicas_in_sync > len(
         strategy.extended.worker_devices
     )
@@ -42,7 +44,8 @@ def is_multi_worker(strategy):
 
 def reducible_logs(strategy, logs):
     """Logs with a length-1 axis under multi-worker training, so Keras 3.15's
-    cross-worker `reduce(..., axis=0)` works; unchanged elsewhere."""
+    cross-worker `reduce(..., axis=0)` works; unchanged elsewhere.
+    """
     if not (MULTI_WORKER_FIT_BUGS and is_multi_worker(strategy)):
         return logs
     return {k: tf.reshape(tf.cast(v, "float32"), [1]) for k, v in logs.items()}

@@ -185,6 +185,7 @@ class Distiller(keras.Model):
         return self._frozen.plan.teacher_output_shape(index, key)
 
     def call(self, inputs, training=False):
+        """The student's output for `inputs` (cached-teacher batches' images too)."""
         if isinstance(inputs, dict) and CACHED_INPUTS in inputs:
             inputs = inputs[CACHED_INPUTS]
         return self.student(inputs, training=training)
@@ -270,7 +271,8 @@ class Distiller(keras.Model):
 
         Args:
             filepath: a `.weights.h5` file written by `save_weights`.
-            *args, **kwargs: passed to `keras.Model.load_weights`.
+            *args: passed to `keras.Model.load_weights`.
+            **kwargs: passed to `keras.Model.load_weights`.
         """
         if self.optimizer is not None and not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
@@ -300,7 +302,8 @@ class Distiller(keras.Model):
     def _label_vectors(self, y):
         """The labels as float32 vectors `(B, classes)` for the losses that
         need them: sparse labels one-hot encoded, label vectors (one-hot or
-        mixed) as they are; None when no loss needs them."""
+        mixed) as they are; None when no loss needs them.
+        """
         if y is None or not any(l.needs_labels for l in self.distillation_losses):
             return None
         classes = int(self.student.outputs[0].shape[-1])
@@ -339,6 +342,7 @@ class Distiller(keras.Model):
         return [t / scales[i] for i, t in enumerate(terms)]
 
     def train_step(self, data):
+        """One step: teachers once (frozen, off the tape), the student once, every term in float32."""
         x, y, sample_weight, cached, indices = self._unpack(data)
         guard, plan = self._frozen.guard, self._frozen.plan
         # A value read now: apply_gradients increments the variable later on.
@@ -387,6 +391,7 @@ class Distiller(keras.Model):
         )
 
     def test_step(self, data):
+        """Validation: the student alone, its compiled loss and metrics."""
         x, y, sample_weight, _, _ = self._unpack(data)
         y_pred = tf.cast(self.student(x, training=False), "float32")
         hard = self._hard_loss(y, y_pred, sample_weight, training=False)
@@ -399,6 +404,7 @@ class Distiller(keras.Model):
         return compat.reducible_logs(self.distribute_strategy, {k: v for k, v in logs.items() if k not in skip})
 
     def predict_step(self, data):
+        """The student's predictions."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self(x, training=False)
 
@@ -419,7 +425,8 @@ class Distiller(keras.Model):
     def from_config(cls, config):
         """Rebuilds a Distiller from `get_config()`. The teachers come back
         as architectures with fresh weights (a config holds no weights), so
-        this warns: load the teachers' weights before training."""
+        this warns: load the teachers' weights before training.
+        """
         config = dict(config)
         de = keras.saving.deserialize_keras_object
         teacher = config.pop("teacher")

@@ -1,5 +1,6 @@
 """Checks of the Distiller's constructor arguments, run before any work:
-each bad argument raises one ValueError naming the problem and the fix."""
+each bad argument raises one ValueError naming the problem and the fix.
+"""
 
 import warnings
 
@@ -166,8 +167,12 @@ def check(teacher, student, losses, student_loss_weight, teacher_weights, balanc
     """Checks and normalises the Distiller's arguments.
 
     Args:
-        teacher, student, losses, student_loss_weight, teacher_weights,
-            balance: as given to `tfkd.Distiller`.
+        teacher: as given to `tfkd.Distiller`.
+        student: as given to `tfkd.Distiller`.
+        losses: as given to `tfkd.Distiller`.
+        student_loss_weight: as given to `tfkd.Distiller`.
+        teacher_weights: as given to `tfkd.Distiller`.
+        balance: as given to `tfkd.Distiller`.
 
     Returns:
         `(teachers, losses, student_loss_weight, teacher_weights)`: a list

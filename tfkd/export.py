@@ -1,5 +1,6 @@
 """Export of the student alone, checked and atomic: a TensorFlow SavedModel,
-or a LiteRT file (float32, float16, dynamic-range or int8; `tfkd.litert_export`)."""
+or a LiteRT file (float32, float16, dynamic-range or int8; `tfkd.litert_export`).
+"""
 
 import ctypes
 import os
@@ -50,6 +51,7 @@ def _recast(student, compute_dtype):
 
 
 def precision_of(model):
+    """The mixed-precision policy name a model's layers use, or `"float32"`."""
     names = {l.dtype_policy.name for l in model._flatten_layers(include_self=False)}
     mixed = [n for n in names if n.startswith("mixed")]
     return mixed[0] if mixed else "float32"
@@ -315,7 +317,8 @@ def _exchange(a, b):
 def _move_into_place(tmp, path):
     """Puts `tmp` at `path`. A previous export is swapped out atomically
     where the system can (so `path` always holds a whole export, old or
-    new) and removed only afterwards."""
+    new) and removed only afterwards.
+    """
     if not os.path.exists(path):
         os.rename(tmp, path)
     elif _exchange(tmp, path):
@@ -331,7 +334,8 @@ def _move_into_place(tmp, path):
 def _recover(path):
     """Puts back a previous export left aside by an interrupted two-rename
     swap (systems without RENAME_EXCHANGE), and drops unfinished exports
-    older than an hour (a younger one may still be being written)."""
+    older than an hour (a younger one may still be being written).
+    """
     parent, name = os.path.dirname(path), os.path.basename(path)
     if not os.path.isdir(parent):
         return

@@ -28,6 +28,7 @@ FLOAT_ATOL = 1e-4
 
 
 def check_quantize(quantize):
+    """Raises a ValueError unless `quantize` is a LiteRT quantization tfkd knows."""
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"`quantize` must be one of {list(QUANTIZATIONS)}, got {quantize!r}.")
 
@@ -166,7 +167,8 @@ def _int8_with_float_logits(model, settings, tmp):
     layer), which stays float32: TensorFlow's selective quantization
     (`tf.lite.experimental.QuantizationDebugger` with a denylisted node) on
     the converter of the model's SavedModel, the path Keras's own LiteRT
-    export takes."""
+    export takes.
+    """
     from ai_edge_litert.interpreter import Interpreter
 
     saved = os.path.join(tmp, "saved_model")
@@ -267,7 +269,8 @@ def sidecar_path(path):
 def write(path, content, report, overwrite):
     """Writes the file and its JSON report atomically (temporary names, then
     rename); the `.tflite` is renamed last, so it never appears without a
-    report, and an existing file is replaced only with `overwrite`."""
+    report, and an existing file is replaced only with `overwrite`.
+    """
     from tfkd import __version__
 
     json_path = sidecar_path(path)

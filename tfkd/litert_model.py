@@ -48,6 +48,7 @@ class LiteRTModel:
 
     @property
     def integer_io(self):
+        """Whether the file takes and returns int8 tensors."""
         return self.input["dtype"] != np.float32
 
     def _resize(self, batch):

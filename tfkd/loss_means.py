@@ -48,20 +48,24 @@ class LossMeans(keras.metrics.Metric):
 
     def update_state(self, values, sample_weight):
         """Adds `values * sample_weight` and `sample_weight` (vectors with one
-        entry per name, or a scalar weight for all)."""
+        entry per name, or a scalar weight for all).
+        """
         values = tf.cast(tf.stack(values) if isinstance(values, (list, tuple)) else values, self.dtype)
         weight = tf.broadcast_to(tf.cast(sample_weight, self.dtype), tf.shape(values))
         self.totals.assign_add(values * weight)
         self.weights_seen.assign_add(weight)
 
     def result(self):
+        """`{name: mean}` of every tracked value (sums for the names in `sums`)."""
         means = tf.math.divide_no_nan(self.totals, self.weights_seen)
         values = tf.where(self._is_sum, self.totals, means)
         return {n: values[i] for i, n in enumerate(self.names)}
 
     def reset_state(self):
+        """Zeroes the running sums (Keras calls it at each epoch's start)."""
         self.totals.assign(tf.zeros_like(self.totals))
         self.weights_seen.assign(tf.zeros_like(self.weights_seen))
 
     def get_config(self):
+        """The tracked names and settings, for `from_config`."""
         return {**super().get_config(), "names": self.names, "sums": self.sums}

@@ -57,14 +57,16 @@ class NonFiniteGuard:
 
     def snapshot(self):
         """Copies of the student state a forward pass changes (BatchNorm
-        moving statistics), or [] when nothing needs restoring."""
+        moving statistics), or [] when nothing needs restoring.
+        """
         if self.mode != "skip":
             return []
         return [(v, tf.identity(v)) for v in self._student.non_trainable_variables if "float" in str(v.dtype)]
 
     def is_finite(self, total, inputs):
         """One boolean: the loss and every float input are finite, agreed
-        across replicas (a replica with a bad batch makes all skip)."""
+        across replicas (a replica with a bad batch makes all skip).
+        """
         checks = [tf.reduce_all(tf.math.is_finite(tf.cast(total, "float32")))]
         checks += [tf.reduce_all(tf.math.is_finite(v)) for v in tf.nest.flatten(inputs) if v.dtype.is_floating]
         finite = tf.reduce_all(tf.stack(checks)) if len(checks) > 1 else checks[0]
@@ -81,7 +83,8 @@ class NonFiniteGuard:
 
         With one replica and a plain optimizer, the step is one `tf.cond`:
         apply the gradients, or restore the snapshot and record the skip; a
-        finite step does no bookkeeping beyond two counters."""
+        finite step does no bookkeeping beyond two counters.
+        """
         if self.mode == "raise":
             check = tf.debugging.assert_equal(
                 finite,
@@ -128,7 +131,8 @@ class NonFiniteGuard:
 
     def _record_skip(self, skipped):
         """If `skipped`, remembers the step's batch (the first few per epoch)
-        and counts it."""
+        and counts it.
+        """
         slot = tf.math.floormod(self.count, _REMEMBERED)
         here = tf.logical_and(skipped, tf.range(_REMEMBERED, dtype=tf.int64) == slot)
         self.steps.assign(tf.where(here, self.batch, self.steps))
@@ -186,11 +190,13 @@ class NonFiniteWarner(keras.callbacks.Callback):
         self.guard = guard
 
     def on_epoch_begin(self, epoch, logs=None):
+        """Resets the guard's per-epoch record of skipped batches."""
         self.guard.count.assign(0)
         self.guard.batch.assign(0)
         self.guard.steps.assign(tf.fill([_REMEMBERED], tf.constant(-1, tf.int64)))
 
     def on_epoch_end(self, epoch, logs=None):
+        """Warns once per skipped batch of the epoch, naming it."""
         count = int(self.guard.count.numpy())
         if not count:
             return

@@ -54,4 +54,5 @@ def default_precision():
 
 
 def num_replicas():
+    """Replicas in sync under the current tf.distribute strategy (1 without one)."""
     return tf.distribute.get_strategy().num_replicas_in_sync

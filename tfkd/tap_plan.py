@@ -29,6 +29,7 @@ class Route:
     student_key: str
 
     def teacher_indices(self, num_teachers):
+        """The teachers this route reads: one, or all of them."""
         return range(num_teachers) if self.teacher is None else [self.teacher]
 
 
@@ -107,15 +108,18 @@ class TapPlan:
 
     @property
     def num_teachers(self):
+        """How many teachers the plan runs."""
         return len(self.teacher_taps)
 
     def teacher_output_shape(self, index, key):
         """Static shape (batch excluded) of teacher `index`'s output `key`,
-        or None when unknown (a subclassed teacher)."""
+        or None when unknown (a subclassed teacher).
+        """
         out = getattr(self.teacher_taps[index], "output", None)
         return tuple(out[key].shape[1:]) if isinstance(out, dict) and key in out else None
 
     def student_output_shape(self, key):
+        """Static shape (batch excluded) of the student's output `key`, or None."""
         out = getattr(self.student_taps, "output", None)
         return tuple(out[key].shape[1:]) if isinstance(out, dict) and key in out else None
 
@@ -129,7 +133,8 @@ class TapPlan:
 
     def teacher_outputs(self, x):
         """Runs every teacher once (`training=False`, off the tape); returns
-        one float32 dict per teacher."""
+        one float32 dict per teacher.
+        """
         outs = []
         for taps in self.teacher_taps:
             out = taps(x, training=False)
@@ -137,12 +142,14 @@ class TapPlan:
         return outs
 
     def student_outputs(self, x, training):
+        """The student's output, logits and taps in one forward pass."""
         return self.student_taps(x, training=training)
 
     def check_cached(self, cached):
         """Raises a ValueError unless `cached` (one dict per teacher) holds
         every output the losses need, with the right shapes. Runs at trace
-        time."""
+        time.
+        """
         ok = isinstance(cached, (tuple, list)) and len(cached) == self.num_teachers
         for route in self.routes if ok else []:
             for i in route.teacher_indices(self.num_teachers):

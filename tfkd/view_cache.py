@@ -1,6 +1,7 @@
 """Consistent teaching without the teacher at training time: a cache of the
 teachers' outputs on seeded augmented views (Shen & Xing 2022, "A fast
-knowledge distillation framework for visual recognition")."""
+knowledge distillation framework for visual recognition").
+"""
 
 import hashlib
 import math

@@ -25,7 +25,8 @@ _GOLDEN = 0x9E3779B97F4A7C15  # SplitMix64's increment (2^64 / golden ratio)
 
 def _mix64(z):
     """SplitMix64's finaliser (Steele et al. 2014; Stafford's "Mix13"
-    constants) on uint64 tensors, wrapping modulo 2^64."""
+    constants) on uint64 tensors, wrapping modulo 2^64.
+    """
     shift = lambda v, n: tf.bitwise.right_shift(v, tf.constant(n, tf.uint64))  # noqa: E731
     z = tf.bitwise.bitwise_xor(z, shift(z, 30)) * tf.constant(0xBF58476D1CE4E5B9, tf.uint64)
     z = tf.bitwise.bitwise_xor(z, shift(z, 27)) * tf.constant(0x94D049BB133111EB, tf.uint64)
@@ -55,7 +56,8 @@ def _beta_quantile(u, concentration, iterations=32):
     """Beta(a, a) samples from uniforms `u` by inverting the regularised
     incomplete beta function (`tf.math.betainc`) with bisection: exact to
     2^-32 (below float32's resolution), vectorised, and a pure function of
-    `u`. Returns float32."""
+    `u`. Returns float32.
+    """
     a = tf.constant(concentration, tf.float64)
     lo, hi = tf.zeros_like(u), tf.ones_like(u)
     for _ in range(iterations):
@@ -176,7 +178,8 @@ class Augment:
     def _shift_flip(self, images, row, col, flip):
         """Translates each image by its own offsets (pad with zeros, crop a
         window at a random corner) and mirrors it when its flip draw is < 1/2;
-        all in batched gathers, no per-example loop."""
+        all in batched gathers, no per-example loop.
+        """
         if self.shift:
             s = self.shift
             height, width = tf.shape(images)[1], tf.shape(images)[2]
@@ -192,10 +195,12 @@ class Augment:
         return images
 
     def get_config(self):
+        """The augmentation's settings, as `Augment(**config)` takes them."""
         return {"shift": self.shift, "flip": self.flip, "mixup": self.mixup, "num_classes": self.num_classes}
 
     @classmethod
     def from_config(cls, config):
+        """Rebuilds an `Augment` from `get_config()`."""
         return cls(**config)
 
     def __repr__(self):
@@ -240,7 +245,8 @@ def check_deterministic(augment, images, labels, pool):
 
 def resolve(augment):
     """`None`, a `tfkd.data.Augment` or a callable `(images, labels, seeds,
-    pool) -> (images, labels)`; anything else is a clear error."""
+    pool) -> (images, labels)`; anything else is a clear error.
+    """
     if augment is None or isinstance(augment, Augment):
         return None if augment is not None and augment.is_identity else augment
     if callable(augment):

@@ -1,5 +1,6 @@
 """Training batches whose order and augmentation are pure functions of
-(seed, epoch, example)."""
+(seed, epoch, example).
+"""
 
 import math
 
@@ -13,7 +14,8 @@ _ENDLESS = 2**62
 
 def check_examples(examples, who="seeded_epochs"):
     """Tensors of `examples` and their common length; a clear error if the
-    parts are not arrays of one common, non-zero length."""
+    parts are not arrays of one common, non-zero length.
+    """
     try:
         parts = [tf.convert_to_tensor(t) for t in tf.nest.flatten(examples)]
     except (TypeError, ValueError) as e:

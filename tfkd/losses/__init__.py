@@ -1,5 +1,6 @@
 """Distillation losses. Each is callable as `loss(teacher, student)` and
-returns the unweighted float32 scalar."""
+returns the unweighted float32 scalar.
+"""
 
 from tfkd.losses.attention_transfer import AttentionTransfer
 from tfkd.losses.base import DistillationLoss

@@ -1,5 +1,6 @@
 """Attention transfer: Zagoruyko & Komodakis, "Paying More Attention to
-Attention" (ICLR 2017)."""
+Attention" (ICLR 2017).
+"""
 
 import tensorflow as tf
 
@@ -39,6 +40,7 @@ class AttentionTransfer(DistillationLoss):
         super().__init__(teacher_layer, student_layer, weight=weight, name=name)
 
     def build(self, teacher_shape, student_shape):
+        """Checks that both features are maps with matching spatial size."""
         if len(teacher_shape) != 4 or len(student_shape) != 4:
             raise ValueError(
                 f"AttentionTransfer {self.name!r} needs rank-4 feature maps "
@@ -47,6 +49,7 @@ class AttentionTransfer(DistillationLoss):
             )
 
     def compute(self, teacher, student, step=None):
+        """The attention-map distance (see the class docstring)."""
         a_t = tf.reduce_mean(tf.square(teacher), axis=-1, keepdims=True)
         a_s = tf.reduce_mean(tf.square(student), axis=-1, keepdims=True)
         if a_s.shape[1:3] != a_t.shape[1:3]:

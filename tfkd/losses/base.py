@@ -94,6 +94,7 @@ class DistillationLoss:
         del teacher_shape, student_shape
 
     def compute(self, teacher, student, step=None):
+        """The unweighted loss on float32 tensors; subclasses implement it."""
         raise NotImplementedError
 
     def _extras(self, labels, indices):
@@ -152,7 +153,8 @@ class DistillationLoss:
             step: the training step.
             teacher_weights: one number >= 0 per teacher (normalised to sum
                 to 1). Defaults to equal weights.
-            labels, indices: as in `__call__`.
+            labels: as in `__call__`.
+            indices: as in `__call__`.
 
         Returns:
             A float32 scalar tensor.
@@ -162,6 +164,7 @@ class DistillationLoss:
         return tf.add_n([(w / total) * self(t, student, step, labels, indices) for w, t in zip(weights, teachers)])
 
     def get_config(self):
+        """The constructor arguments, for `from_config` and `tfkd.losses.get`."""
         return {
             "teacher_layer": self.teacher_layer,
             "student_layer": self.student_layer,
@@ -171,6 +174,7 @@ class DistillationLoss:
 
     @classmethod
     def from_config(cls, config):
+        """Rebuilds the loss from `get_config()` (schedules included)."""
         config = dict(config)
         for key, value in config.items():
             if isinstance(value, dict) and "class_name" in value:

@@ -1,5 +1,6 @@
 """Contrastive representation distillation: Tian, Krishnan & Isola,
-"Contrastive Representation Distillation" (ICLR 2020)."""
+"Contrastive Representation Distillation" (ICLR 2020).
+"""
 
 import math
 
@@ -61,7 +62,8 @@ class ContrastMemory(keras.layers.Layer):
 
     def update(self, indices, student_rows, teacher_rows, momentum):
         """Moves the banks' rows `indices` towards the new embeddings and
-        renormalises them; with several replicas, the rows of every replica."""
+        renormalises them; with several replicas, the rows of every replica.
+        """
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         if replicas > 1:
             context = tf.distribute.get_replica_context()
@@ -179,9 +181,11 @@ class CRD(DistillationLoss):
 
     @property
     def layers(self):
+        """The `ContrastMemory` layer (heads and memory banks), once built."""
         return [self.memory] if self.memory is not None else []
 
     def build(self, teacher_shape, student_shape):
+        """Creates the heads and the memory banks from the feature shapes."""
         if self.memory is not None:
             return
         if self.num_examples is None:
@@ -208,6 +212,7 @@ class CRD(DistillationLoss):
         return positive / z, negatives / z, z
 
     def compute(self, teacher, student, step=None, indices=None):
+        """NCE in both directions against the banks; then updates the batch's rows."""
         if self.memory is None:
             self.build(tuple(teacher.shape), tuple(student.shape))
         v_s = l2_normalize_rows(self.memory.embed_student(flatten_batch(student)))
@@ -225,6 +230,7 @@ class CRD(DistillationLoss):
         return loss
 
     def get_config(self):
+        """The constructor arguments, for `from_config`."""
         return {
             "feature_dim": self.feature_dim,
             "negatives": self.negatives,

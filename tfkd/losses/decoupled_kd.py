@@ -1,5 +1,6 @@
 """Decoupled knowledge distillation: Zhao, Cui, Song, Qiu & Liang, "Decoupled
-Knowledge Distillation" (CVPR 2022)."""
+Knowledge Distillation" (CVPR 2022).
+"""
 
 import tensorflow as tf
 
@@ -132,6 +133,7 @@ class DecoupledKD(DistillationLoss):
         return tf.minimum(1.0, tf.cast(step, tf.float32) / float(self.warmup_steps))
 
     def compute(self, teacher, student, step=None, labels=None):
+        """`T² · mean(α·TCKD + β·NCKD)`, times the warm-up factor."""
         t = self.temperature(step)
         if self.standardize:
             teacher, student = standardize(teacher), standardize(student)
@@ -140,6 +142,7 @@ class DecoupledKD(DistillationLoss):
         return self.warmup(step) * tf.square(t) * tf.reduce_mean(per_example)
 
     def get_config(self):
+        """The constructor arguments, for `from_config`."""
         return {
             "temperature": self.temperature.get_config(),
             "alpha": self.alpha,

@@ -1,5 +1,6 @@
 """DIST: Huang, You, Wang, Qian & Xu, "Knowledge Distillation from A Stronger
-Teacher" (NeurIPS 2022)."""
+Teacher" (NeurIPS 2022).
+"""
 
 import tensorflow as tf
 
@@ -16,7 +17,8 @@ def pearson(a, b, axis):
     """Pearson correlation of `a` and `b` along `axis`.
 
     Args:
-        a, b: float tensors of one shape.
+        a: a float tensor.
+        b: a float tensor of the same shape.
         axis: the axis the correlation runs over (the others are batched).
 
     Returns:
@@ -76,6 +78,7 @@ class DIST(DistillationLoss):
         self.gamma = finite_number(gamma, "gamma")
 
     def compute(self, teacher, student, step=None):
+        """`T² · (β · inter + γ · intra)` on the batch's softened predictions."""
         t = self.temperature(step)
         p = tf.nn.softmax(teacher / t, axis=-1)
         q = tf.nn.softmax(student / t, axis=-1)
@@ -84,6 +87,7 @@ class DIST(DistillationLoss):
         return tf.square(t) * (self.beta * inter + self.gamma * intra)
 
     def get_config(self):
+        """The constructor arguments, for `from_config`."""
         return {
             "temperature": self.temperature.get_config(),
             "beta": self.beta,

@@ -54,9 +54,11 @@ class FeatureHint(DistillationLoss):
 
     @property
     def layers(self):
+        """The learnt adapter, once built (empty without one)."""
         return [self.adapter] if self.adapter is not None else []
 
     def build(self, teacher_shape, student_shape):
+        """Creates the adapter from the two feature shapes (or checks they match)."""
         if self.built:
             return
         if self.adapter_mode is None:
@@ -73,6 +75,7 @@ class FeatureHint(DistillationLoss):
         self.built = True
 
     def compute(self, teacher, student, step=None):
+        """Mean squared error between the teacher's feature and the adapted student's."""
         if not self.built:
             self.build(tuple(teacher.shape), tuple(student.shape))
         if self.adapter is not None:
@@ -80,4 +83,5 @@ class FeatureHint(DistillationLoss):
         return tf.reduce_mean(tf.square(teacher - student))
 
     def get_config(self):
+        """The constructor arguments, for `from_config`."""
         return {**super().get_config(), "adapter": self.adapter_mode}

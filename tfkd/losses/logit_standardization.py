@@ -1,5 +1,6 @@
 """Logit standardization: Sun, Ren, Li, Wang & Cao, "Logit Standardization in
-Knowledge Distillation" (CVPR 2024)."""
+Knowledge Distillation" (CVPR 2024).
+"""
 
 import tensorflow as tf
 

@@ -1,5 +1,6 @@
 """Probabilistic knowledge transfer: Passalis & Tefas, "Learning Deep
-Representations with Probabilistic Knowledge Transfer" (ECCV 2018)."""
+Representations with Probabilistic Knowledge Transfer" (ECCV 2018).
+"""
 
 import tensorflow as tf
 
@@ -42,6 +43,7 @@ class ProbabilisticKT(DistillationLoss):
         super().__init__(teacher_layer, student_layer, weight=weight, name=name)
 
     def compute(self, teacher, student, step=None):
+        """KL between the two conditional similarity distributions of the batch."""
         p_t = _conditional(flatten_batch(teacher))
         p_s = _conditional(flatten_batch(student))
         kl = tf.reduce_mean(p_t * tf.math.log((p_t + _EPS) / (p_s + _EPS)))

@@ -1,5 +1,6 @@
 """Relational knowledge distillation: Park, Kim, Lu & Cho, "Relational
-Knowledge Distillation" (CVPR 2019)."""
+Knowledge Distillation" (CVPR 2019).
+"""
 
 import tensorflow as tf
 
@@ -27,7 +28,7 @@ def _normalised_distances(f):
 
 
 def _angles(f):
-    """cos of the angle at j between e_i − e_j and e_k − e_j, shape (B,B,B)."""
+    """Cos of the angle at j between e_i − e_j and e_k − e_j, shape (B,B,B)."""
     e = l2_normalize_rows(f[None, :, :] - f[:, None, :])  # e[j, i] = unit(f_i − f_j)
     return tf.matmul(e, e, transpose_b=True)  # [j, i, k]
 
@@ -72,6 +73,7 @@ class RelationalKD(DistillationLoss):
         self.angle_weight = finite_number(angle_weight, "angle_weight")
 
     def compute(self, teacher, student, step=None):
+        """The weighted distance and angle terms (see the class docstring)."""
         t, s = flatten_batch(teacher), flatten_batch(student)
         loss = 0.0
         if self.distance_weight:
@@ -83,4 +85,5 @@ class RelationalKD(DistillationLoss):
         return loss
 
     def get_config(self):
+        """The constructor arguments, for `from_config`."""
         return {**super().get_config(), "distance_weight": self.distance_weight, "angle_weight": self.angle_weight}

@@ -43,9 +43,11 @@ class Scheduled:
 
     @property
     def is_constant(self):
+        """Whether the value is a number rather than a schedule."""
         return not callable(self.value)
 
     def check(self, number):
+        """Raises a ValueError unless `number` is finite and in range."""
         bad = not math.isfinite(number) or (number <= self.minimum if self.strict else number < self.minimum)
         if bad:
             sign = ">" if self.strict else ">="
@@ -63,6 +65,7 @@ class Scheduled:
         return tf.cast(value, "float32")
 
     def get_config(self):
+        """The number, or the schedule serialised by Keras."""
         if self.is_constant:
             return self.value
         if isinstance(self.value, keras.optimizers.schedules.LearningRateSchedule):
@@ -75,6 +78,7 @@ class Scheduled:
 
     @staticmethod
     def from_config(config):
+        """A number, or the schedule deserialised by Keras."""
         if isinstance(config, dict):
             return keras.saving.deserialize_keras_object(config)
         return config

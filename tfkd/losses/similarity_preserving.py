@@ -1,5 +1,6 @@
 """Similarity-preserving distillation: Tung & Mori, "Similarity-Preserving
-Knowledge Distillation" (ICCV 2019)."""
+Knowledge Distillation" (ICCV 2019).
+"""
 
 import tensorflow as tf
 
@@ -33,6 +34,7 @@ class SimilarityPreserving(DistillationLoss):
         super().__init__(teacher_layer, student_layer, weight=weight, name=name)
 
     def compute(self, teacher, student, step=None):
+        """Squared distance of the two row-normalised Gram matrices, over B²."""
         t, s = flatten_batch(teacher), flatten_batch(student)
         g_t = l2_normalize_rows(tf.matmul(t, t, transpose_b=True))
         g_s = l2_normalize_rows(tf.matmul(s, s, transpose_b=True))

@@ -1,5 +1,6 @@
 """Soft labels: Hinton, Vinyals & Dean, "Distilling the Knowledge in a Neural
-Network" (2015)."""
+Network" (2015).
+"""
 
 import tensorflow as tf
 
@@ -105,7 +106,8 @@ class SoftLabels(DistillationLoss):
             step: training step, for a scheduled temperature.
             teacher_weights: weights of the teachers, normalised to sum to 1.
                 Defaults to equal weights.
-            labels, indices: unused (soft labels need neither).
+            labels: unused (soft labels need none).
+            indices: unused.
 
         Returns:
             A float32 scalar tensor.
@@ -114,6 +116,7 @@ class SoftLabels(DistillationLoss):
         return tf.cast(self.compute(teachers, tf.cast(student, "float32"), step, teacher_weights), "float32")
 
     def get_config(self):
+        """The constructor arguments, for `from_config`."""
         return {
             "temperature": self.temperature.get_config(),
             "weight": self.weight.get_config(),

@@ -32,6 +32,7 @@ def resnet_x4(depth, input_shape=(32, 32, 3), num_classes=100, name=None):
         depth: 6n + 2 (8 -> 1 block per stage, 32 -> 5).
         input_shape: defaults to (32, 32, 3).
         num_classes: defaults to 100.
+        name: the model's name. Defaults to `resnet<depth>x4`.
 
     Returns:
         A functional `keras.Model`.
@@ -72,6 +73,9 @@ def wide_resnet(depth, widen, input_shape=(32, 32, 3), num_classes=100, name=Non
     Args:
         depth: 6n + 4 (16 -> 2 blocks per stage, 40 -> 6).
         widen: width factor k (stages of 16k, 32k, 64k filters).
+        input_shape: defaults to (32, 32, 3).
+        num_classes: defaults to 100.
+        name: the model's name. Defaults to `wrn_<depth>_<widen>`.
 
     Returns:
         A functional `keras.Model`.

@@ -1,5 +1,6 @@
 """Structured pruning: students cut out of a trained model (fewer channels
-per layer), with exact weight surgery on functional Keras graphs."""
+per layer), with exact weight surgery on functional Keras graphs.
+"""
 
 from tfkd.pruning.batchnorm import recalibrate_batchnorm
 from tfkd.pruning.depth import prune_depth, residual_blocks

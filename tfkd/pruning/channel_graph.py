@@ -103,6 +103,7 @@ class Channels:
 
     @property
     def width(self):
+        """Channels along the last axis, summed over the segments."""
         return sum(s.size for s in self.segments)
 
 
@@ -173,9 +174,11 @@ class ChannelGraph:
         self.frozen.setdefault(self.find(g), reason)
 
     def is_frozen(self, g):
+        """Whether group `g` is kept whole."""
         return self.find(g) in self.frozen
 
     def frozen_reason(self, g):
+        """Why group `g` is kept whole, or None."""
         return self.frozen.get(self.find(g))
 
     def roots(self):
@@ -185,7 +188,8 @@ class ChannelGraph:
     # ------------------------------------------------------------- walk
     def _opaque(self, node, reason):
         """A layer left whole: its inputs' groups are frozen and its outputs
-        are new frozen groups."""
+        are new frozen groups.
+        """
         for x in node.input_tensors:
             for seg in self.layout.get(id(x), Channels([])).segments:
                 self._freeze(seg.group, f"feeds {node.operation.name!r} ({reason})")

@@ -92,7 +92,8 @@ def _log_softmax(z):
 def block_scores(model, images, blocks=None):
     """How much the model's logits change when each block alone is dropped:
     the mean KL divergence of softmax(logits) from the original's, on
-    `images`."""
+    `images`.
+    """
     blocks = list(blocks or residual_blocks(model))
     reference = _log_softmax(np.asarray(model.predict(images, verbose=0), np.float64))
     p = np.exp(reference)

@@ -67,7 +67,8 @@ def _offsets(channels):
 
 def magnitude(graph):
     """Per group: the L1 norm of each output filter, summed over the
-    group's producing layers."""
+    group's producing layers.
+    """
     scores = {}
     for node in graph.nodes:
         layer = node.operation
@@ -86,7 +87,8 @@ def magnitude(graph):
 
 def bn_scale(graph):
     """Per group: |gamma| of each BatchNormalization that carries it,
-    summed (network slimming, Liu et al. 2017)."""
+    summed (network slimming, Liu et al. 2017).
+    """
     scores = {}
     for node in graph.nodes:
         layer = node.operation
@@ -106,7 +108,8 @@ def activation(graph, images, batch_size=128):
     """Per group: the mean absolute value of each channel over the batch and
     positions, on the calibration images, summed over every tensor that
     carries the group (its producers' outputs and everything they pass
-    through, merges included; Minitron's activation importance)."""
+    through, merges included; Minitron's activation importance).
+    """
     tensors, layouts = [], []
     for node in graph.nodes:
         for y in node.output_tensors:

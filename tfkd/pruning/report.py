@@ -13,7 +13,8 @@ def layer_macs(layer, input_shape, output_shape):
 
     Args:
         layer: a Keras layer.
-        input_shape, output_shape: its symbolic shapes (batch first).
+        input_shape: its symbolic input shape (batch first).
+        output_shape: its symbolic output shape (batch first).
 
     Returns:
         An int: Conv (in · out · kernel · output positions / groups), Dense

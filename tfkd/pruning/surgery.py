@@ -1,5 +1,6 @@
 """Weight surgery: a new functional model that keeps chosen channels of each
-group, with the kept channels' weights copied from the original."""
+group, with the kept channels' weights copied from the original.
+"""
 
 import keras
 import numpy as np
@@ -31,7 +32,8 @@ def kept_indices(layout, kept):
 
 def _sliced_weights(layer, weights, in_idx, out_idx):
     """The layer's weights with input rows `in_idx` and output channels
-    `out_idx` kept (None: all)."""
+    `out_idx` kept (None: all).
+    """
     take = lambda w, axis, idx: w if idx is None else np.take(w, idx, axis=axis)
     if isinstance(layer, SEPARABLE):
         depthwise, pointwise, *bias = weights
