@@ -32,15 +32,6 @@ def _compile(model):
     return model
 
 
-def _rounds(models_, datasets, steps, rounds):
-    timers = [measure.EpochTimer() for _ in models_]
-    order = list(range(len(models_)))
-    for r in range(rounds + 1):  # round 0 is a warm-up
-        for i in order if r % 2 == 0 else order[::-1]:
-            models_[i].fit(datasets[i], epochs=1, steps_per_epoch=steps, callbacks=[timers[i]], verbose=0)
-    return [t.seconds[1:] for t in timers]
-
-
 def measure_width(width, x, y, batch_size, steps, rounds, teacher):
     """One row: `student.fit` and kd on cached views, same augmented batches.
 
@@ -64,7 +55,7 @@ def measure_width(width, x, y, batch_size, steps, rounds, teacher):
     views, _ = cache_teacher_views(
         distiller, examples, batch_size, augment=aug, views=VIEWS, top_k=TOP_K, steps_per_epoch=steps, verbose=0
     )
-    own, cached = _rounds([alone, distiller], [augmented, views], steps, rounds)
+    own, cached = measure.interleaved_epochs([alone, distiller], [augmented, views], steps, rounds)
     ratios = sorted(c / o for c, o in zip(cached, own))
     return {
         "width": width,
@@ -107,7 +98,7 @@ def measure_crd(x, y, batch_size, steps, rounds, teacher, width=16, negatives=CR
 
     kd = distiller([])
     crds = [distiller([losses.CRD(negatives=k, num_examples=n)]) for k in negatives]
-    seconds = _rounds([kd, *crds], [indexed] * (1 + len(crds)), steps, rounds)
+    seconds = measure.interleaved_epochs([kd, *crds], [indexed] * (1 + len(crds)), steps, rounds)
     rows = []
     for k, sec in zip(negatives, seconds[1:]):
         ratios = sorted(c / o for c, o in zip(sec, seconds[0]))

@@ -131,19 +131,6 @@ def _fit_seconds(model, dataset, steps, repeats):
     return measure.median_after_warmup(timer.seconds)
 
 
-def _interleaved_seconds(models, dataset, steps, rounds):
-    """Epoch seconds of each model, timed in turns: a warm-up epoch each,
-    then `rounds` rounds of one epoch per model, the order reversed every
-    other round (so neither always runs first). Returns, per model, the
-    seconds of each round."""
-    timers = [measure.EpochTimer() for _ in models]
-    order = list(range(len(models)))
-    for r in range(rounds + 1):
-        for i in order if r % 2 == 0 else order[::-1]:
-            models[i].fit(dataset, epochs=1, steps_per_epoch=steps, callbacks=[timers[i]], verbose=0)
-    return [t.seconds[1:] for t in timers]
-
-
 def paired_ratio(seconds, reference):
     """Median over rounds of `seconds[r] / reference[r]`, with its range:
     each round's two epochs ran back to back, so the ratio cancels the
@@ -252,7 +239,7 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
         for _, model, _ in duel:
             model.compile(**_compile_args())
         with measure.PeakRss() as probe:
-            rounds = _interleaved_seconds([model for _, model, _ in duel], data, steps, duel_rounds)
+            rounds = measure.interleaved_epochs([model for _, model, _ in duel], data, steps, duel_rounds)
         for (name, _, reference), sec in zip(duel, rounds):
             record(name, statistics.median(sec), reference, probe, rounds=sec)
             if name != duel[0][0]:

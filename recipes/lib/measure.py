@@ -128,3 +128,26 @@ def runner(path):
         [served(images=tf.constant(x[i : i + 512]))["logits"].numpy() for i in range(0, len(x), 512)]
     )
     return predict, lambda: served(images=one)
+
+
+def interleaved_epochs(models, datasets, steps, rounds):
+    """Epoch seconds of each model, timed in turns: a warm-up epoch each,
+    then `rounds` rounds of one epoch per model, the order reversed every
+    other round (so neither always runs first).
+
+    Args:
+        models: compiled Keras models.
+        datasets: one dataset per model (or one for all).
+        steps: steps per epoch.
+        rounds: timed rounds.
+
+    Returns:
+        Per model, the seconds of each timed round.
+    """
+    datasets = datasets if isinstance(datasets, (list, tuple)) else [datasets] * len(models)
+    timers = [EpochTimer() for _ in models]
+    order = list(range(len(models)))
+    for r in range(rounds + 1):
+        for i in order if r % 2 == 0 else order[::-1]:
+            models[i].fit(datasets[i], epochs=1, steps_per_epoch=steps, callbacks=[timers[i]], verbose=0)
+    return [t.seconds[1:] for t in timers]
