@@ -5,7 +5,6 @@ and mixed precision work, and the student still runs once per step."""
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import tfkd
 from tests.conftest import tiny_data, tiny_student, tiny_teacher
@@ -39,7 +38,9 @@ def test_sparse_and_one_hot_labels_give_the_same_dkd_term():
     sparse, d = _first_term(y, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     one_hot, _ = _first_term(np.eye(10, dtype="float32")[y], keras.losses.CategoricalCrossentropy(from_logits=True))
     column, _ = _first_term(y[:, None], keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    int_one_hot, _ = _first_term(np.eye(10, dtype="int64")[y], keras.losses.CategoricalCrossentropy(from_logits=True))
     assert sparse == pytest.approx(one_hot, rel=1e-6) and sparse == pytest.approx(column, rel=1e-6)
+    assert sparse == pytest.approx(int_one_hot, rel=1e-6)
     # The same value as the loss called directly on the two models' logits.
     x, _ = tiny_data(32)
     t = d.get_teachers()[0](x)
@@ -93,7 +94,7 @@ def test_mixed_float16_student_trains_with_every_new_loss(make):
     h = d.fit(ds, epochs=3, steps_per_epoch=steps, verbose=0).history
     name = d.distillation_losses[0].name
     assert np.isfinite(h[name]).all() and h["loss"][-1] < h["loss"][0]
-    assert h["nonfinite_steps"][-1] == 0 or h["loss_scale"][-1] > 0
+    assert all(w.dtype == "float32" for w in d.student.weights)  # float32 master weights
 
 
 def test_indexed_batches_carry_the_examples_positions():
@@ -108,4 +109,3 @@ def test_indexed_batches_carry_the_examples_positions():
     assert sorted(seen) == list(range(20))  # one epoch visits every example once
     with pytest.raises(ValueError, match="with_indices=True\\) needs examples of the form"):
         tfkd.data.seeded_epochs(x, 8, with_indices=True)
-    assert tf.is_tensor(inputs["tfkd_index"])

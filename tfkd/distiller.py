@@ -308,8 +308,8 @@ class Distiller(keras.Model):
             return None
         classes = int(self.student.outputs[0].shape[-1])
         y = tf.convert_to_tensor(y)
-        if y.shape.rank == 2 and y.shape[-1] == classes and y.dtype.is_floating:
-            return tf.cast(y, "float32")
+        if y.shape.rank == 2 and y.shape[-1] == classes and classes > 1:
+            return tf.cast(y, "float32")  # one-hot or mixed label vectors, of any dtype
         return tf.one_hot(tf.cast(tf.reshape(y, [-1]), tf.int32), classes, dtype="float32")
 
     def _terms(self, teacher_outs, student_out, step, labels=None, indices=None):

@@ -15,18 +15,17 @@ from tfkd import pruning
 from tfkd.pruning.importance import CALIBRATION_EXAMPLES
 
 
-def prune(config, teacher_path, path):
+def prune(config, teacher, path):
     """The pruned student, saved to `path` (reused when it is already there).
 
     Args:
         config: a `Config` (keep, drop_blocks, importance, round_to, data).
-        teacher_path: the trained teacher's `.keras` file.
+        teacher: the trained teacher model.
         path: where the pruned, untrained student goes.
 
     Returns:
         `(student, report)`: the pruned model and its `PruneReport`.
     """
-    teacher = common.load_model(teacher_path)
     images = common.split_arrays(config)["train"][0][:CALIBRATION_EXAMPLES].astype(np.float32) / 255.0
     if os.path.exists(path):
         student = common.load_model(path, "student")
@@ -84,8 +83,8 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False):
     folder = common.own_folder(workdir)
     tag = f"keep{config.keep:g}_drop{config.drop_blocks}_{config.importance}_r{config.round_to}"
     pruned_path = os.path.join(folder, f"pruned_{tag}.keras")
-    student, report = prune(config, config.teacher, pruned_path)
     teacher = common.load_model(config.teacher)
+    student, report = prune(config, teacher, pruned_path)
     _, test, _ = common.splits(config)
     compile_args = {k: v for k, v in common.compile_args(config).items() if k != "optimizer"}
     teacher.compile(**compile_args)
