@@ -45,15 +45,17 @@ def prune(config, teacher, path):
     return student, pruning.prune_report(teacher, student)
 
 
-def random_init(student, path):
-    """The pruned architecture with fresh initial weights, saved to `path`
-    (the baselines: the same student trained from random weights)."""
+def random_init(student, path, seed):
+    """The pruned architecture with fresh initial weights drawn with `seed`,
+    saved to `path` (the baselines: the same student trained from random
+    weights)."""
     if not os.path.exists(path):
+        keras.utils.set_random_seed(seed)
         common.save_model(keras.models.clone_model(student), path)
     return path
 
 
-def run(config, workdir=None, export="int8", print_fn=print, baselines=False):
+def run(config, workdir=None, export="int8", print_fn=print, baselines=False, short_epochs=0):
     """Prune, distil, quantize, check, export; print the table.
 
     Args:
@@ -65,7 +67,12 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False):
             `"none"`.
         print_fn: where the table goes.
         baselines: also train the pruned architecture from random weights,
-            from scratch and with the same distillation, same schedule.
+            from scratch and with the same distillation, same schedule (and,
+            when `config.augment` is off, from scratch with the shift/flip
+            augmentation too: scratch's best augmentation).
+        short_epochs: > 0: also distil the pruned student with a schedule of
+            this many epochs (the same schedule, compressed), to compare a
+            short budget with the baselines' full one.
 
     Returns:
         The table as a list of row dicts.
@@ -115,15 +122,38 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False):
             agreement=result.get("agreement"),
         )
     )
+    rows[-1]["history"] = result.get("history", {})
+    if short_epochs:
+        short_dir = os.path.join(workdir, f"epochs{short_epochs}")
+        res = distill.run(dataclasses.replace(tuned, student_init=pruned_path, epochs=short_epochs), short_dir)
+        rows.append(
+            _row(
+                f"pruned + {config.method}, {short_epochs} epochs",
+                trained,
+                report.params_after,
+                report.macs_after,
+                res["test_accuracy"],
+                agreement=res.get("agreement"),
+            )
+        )
+        rows[-1]["history"] = res.get("history", {})
     if baselines:
-        fresh = random_init(student, os.path.join(folder, f"random_{tag}.keras"))
-        for method in ("scratch", config.method):
+        fresh = random_init(student, os.path.join(folder, f"random_{tag}_s{config.seed}.keras"), config.seed)
+        runs = [("scratch", config.augment), (config.method, config.augment)]
+        if not config.augment:
+            runs.append(("scratch", True))
+        for method, augment in runs:
             base = tuned if method != "scratch" else config
-            run_config = dataclasses.replace(base, method=method, student_init=fresh, reference_teacher=config.teacher)
-            res = distill.run(run_config, workdir)
+            run_config = dataclasses.replace(
+                base, method=method, augment=augment, student_init=fresh, reference_teacher=config.teacher
+            )
+            res = distill.run(run_config, workdir if augment == config.augment else os.path.join(workdir, "augment"))
+            name = f"same architecture, random init, {method}" + (
+                " + augmentation" if augment != config.augment else ""
+            )
             rows.append(
                 _row(
-                    f"same architecture, random init, {method}",
+                    name,
                     trained,
                     report.params_after,
                     report.macs_after,
@@ -132,9 +162,8 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False):
                 )
             )
             rows[-1]["history"] = res.get("history", {})
-    rows[2]["history"] = result.get("history", {})
     if export == "int8":
-        path = config.export_dir or os.path.join(folder, f"student_{tag}_int8.tflite")
+        path = config.export_dir or os.path.join(folder, f"student_{tag}_s{config.seed}_int8.tflite")
         path = export_lib.run(
             dataclasses.replace(config, export_dir=path),
             result["student_path"],

@@ -1,0 +1,247 @@
+"""Library side of `recipes/benchmark_compress.py`: students cut out of a
+trained teacher at several sizes, over seeds, against the same architectures
+trained from random weights; one table, the learning curves and the
+compression curve."""
+
+import dataclasses
+import json
+import os
+import statistics
+
+from tabulate import tabulate
+
+from recipes.lib import common, compress
+from recipes.lib.config import Config
+
+PRUNED = "pruned + kd"
+RANDOM_KD = "same architecture, random init, kd"
+SCRATCH = "same architecture, random init, scratch"
+SCRATCH_AUG = "same architecture, random init, scratch + augmentation"
+INT8 = "pruned + kd, int8 LiteRT"
+
+
+def run_one(config, workdir, short_epochs):
+    """One `compress.run` with baselines, its rows kept in `rows.json` (a
+    rerun reads them; the training runs underneath resume on their own)."""
+    path = os.path.join(workdir, "rows.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    rows = compress.run(
+        config, workdir, export="int8", print_fn=lambda *_: None, baselines=True, short_epochs=short_epochs
+    )
+    common.write_json_atomically(path, rows)
+    return rows
+
+
+def _mean_std(values):
+    return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def summarize(runs, short_epochs):
+    """Per kept fraction: each row's mean ± std over seeds and the targets.
+
+    Args:
+        runs: `{keep: [rows of one seed, ...]}` as `compress.run` returns them.
+        short_epochs: the short schedule's length (its row's name has it).
+
+    Returns:
+        A list of dicts (one per kept fraction): `keep`, `params`, `rows`
+        (`{name: (mean, std)}` test accuracy), `deltas` (`{baseline: (mean,
+        std)}` of the paired per-seed differences of pruned + kd),
+        `gap_closed`, `int8_drop`, `epochs_to_scratch` and `epochs`.
+    """
+    out = []
+    short = f"{PRUNED}, {short_epochs} epochs"
+    for keep, seeds in sorted(runs.items(), reverse=True):
+        by_name = {}
+        for rows in seeds:
+            for r in rows:
+                by_name.setdefault(r["model"], []).append(r)
+        acc = {name: [r["test_accuracy"] for r in rs] for name, rs in by_name.items()}
+        stats = {name: _mean_std(v) for name, v in acc.items()}
+        teacher = stats["teacher"][0]
+        scratch_best = max((SCRATCH, SCRATCH_AUG), key=lambda n: stats.get(n, (-1,))[0])
+        deltas = {
+            base: _mean_std([p - b for p, b in zip(acc[PRUNED], acc[base])])
+            for base in (RANDOM_KD, SCRATCH, SCRATCH_AUG, short)
+            if base in acc
+        }
+        base = stats[scratch_best][0]
+        # Learning curves on the validation split, mean over seeds.
+        curves = {
+            name: [statistics.mean(v) for v in zip(*[r["history"]["val_accuracy"] for r in by_name[name]])]
+            for name in (PRUNED, RANDOM_KD, scratch_best)
+            if name in by_name and by_name[name][0].get("history")
+        }
+        target = curves[scratch_best][-1] if scratch_best in curves else None
+        reached = next(
+            (i + 1 for i, a in enumerate(curves.get(PRUNED, [])) if target is not None and a >= target), None
+        )
+        out.append(
+            {
+                "keep": keep,
+                "params": seeds[0][0]["params"],
+                "student_params": by_name[PRUNED][0]["params"],
+                "rows": stats,
+                "seeds": len(seeds),
+                "deltas": deltas,
+                "scratch_best": scratch_best,
+                "gap_closed": (stats[PRUNED][0] - base) / (teacher - base) if teacher > base else None,
+                "int8_drop": _mean_std([p - q for p, q in zip(acc[PRUNED], acc[INT8])]) if INT8 in acc else None,
+                "epochs_to_scratch": reached,
+                "epochs": len(curves.get(PRUNED, [])),
+                "curves": curves,
+                "short": short,
+            }
+        )
+    return out
+
+
+def _pm(mean_std, scale=100):
+    m, s = mean_std
+    return f"{scale * m:.2f} ± {scale * s:.2f}"
+
+
+def _signed(mean_std):
+    m, s = mean_std
+    return f"{100 * m:+.2f} ± {100 * s:.2f}"
+
+
+def format_table(summary):
+    """The Markdown table: one column per kept fraction."""
+    names = ["teacher", PRUNED, None, RANDOM_KD, SCRATCH, SCRATCH_AUG, INT8]
+    header = [
+        "",
+        *(
+            f"keep={s['keep']:g}: {s['student_params']:,} params ({s['student_params'] / s['params']:.1%})"
+            for s in summary
+        ),
+    ]
+    lines = []
+    for name in names:
+        label = name or summary[0]["short"]
+        cells = [_pm(s["rows"][label]) if label in s["rows"] else "" for s in summary]
+        lines.append([label, *cells])
+    for base in (RANDOM_KD, SCRATCH, SCRATCH_AUG):
+        lines.append(
+            [
+                f"Δ pruned + kd vs {base.split(', ', 1)[1]} (paired)",
+                *(_signed(s["deltas"][base]) if base in s["deltas"] else "" for s in summary),
+            ]
+        )
+    lines.append(
+        [
+            "gap to the teacher closed (vs best scratch)",
+            *(f"{100 * s['gap_closed']:.0f}%" if s["gap_closed"] is not None else "" for s in summary),
+        ]
+    )
+    lines.append(
+        [
+            "epochs for pruned + kd to reach best scratch's final val accuracy",
+            *(
+                f"{s['epochs_to_scratch']} of {s['epochs']}" if s["epochs_to_scratch"] else f"not in {s['epochs']}"
+                for s in summary
+            ),
+        ]
+    )
+    lines.append(["int8 drop (points)", *(_signed(s["int8_drop"]) if s["int8_drop"] else "" for s in summary)])
+    return tabulate(lines, headers=header, tablefmt="github", disable_numparse=True)
+
+
+def plot(summary, teacher_accuracy, path):
+    """Validation curves of the three rows (each kept fraction) and the
+    compression curve (parameters vs test accuracy)."""
+    from recipes.lib.benchmark_accuracy import _pyplot
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(summary) + 1, figsize=(5 * (len(summary) + 1), 4))
+    for ax, s in zip(axes, summary):
+        for name, curve in s["curves"].items():
+            ax.plot(
+                range(1, len(curve) + 1),
+                [100 * a for a in curve],
+                marker="o",
+                label=name.replace("same architecture, ", ""),
+            )
+        ax.set_title(f"keep={s['keep']:g} ({s['student_params']:,} params), val, mean of {s['seeds']} seeds")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    ax = axes[-1]
+    for name in (PRUNED, RANDOM_KD, SCRATCH, SCRATCH_AUG):
+        pts = [(s["student_params"], s["rows"][name]) for s in summary if name in s["rows"]]
+        ax.errorbar(
+            [p for p, _ in pts],
+            [100 * m for _, (m, _) in pts],
+            yerr=[100 * sd for _, (_, sd) in pts],
+            marker="o",
+            capsize=3,
+            label=name.replace("same architecture, ", ""),
+        )
+    ax.axhline(100 * teacher_accuracy, color="k", ls="--", lw=1, label="teacher")
+    ax.set_xscale("log")
+    ax.set_xlabel("student parameters")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("compression curve")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+@dataclasses.dataclass
+class Settings:
+    """What the compression benchmark runs."""
+
+    teacher: str
+    keeps: tuple = (0.5, 0.32)
+    seeds: tuple = (0, 1, 2)
+    epochs: int = 10
+    short_epochs: int = 2
+    workdir: str = "workdirs/benchmark_compress"
+    smoke: bool = False
+
+
+def run(settings, print_fn=print):
+    """Runs every (kept fraction, seed), writes `compress.md` (and
+    `compress.png` unless smoke) under the workdir and prints the table.
+
+    Returns:
+        The summary (see `summarize`).
+
+    Raises:
+        ValueError: for a bad setting, before any training.
+    """
+    if not settings.keeps or any(not 0 < k <= 1 for k in settings.keeps):
+        raise ValueError(f"--keeps must be fractions in (0, 1], got {list(settings.keeps)}.")
+    if not settings.seeds or settings.epochs < 1 or not 0 <= settings.short_epochs < settings.epochs:
+        raise ValueError(
+            f"--seeds must be non-empty, --epochs >= 1 and 0 <= --short_epochs < --epochs, got "
+            f"{list(settings.seeds)}, {settings.epochs}, {settings.short_epochs}."
+        )
+    runs = {}
+    for keep in settings.keeps:
+        for seed in settings.seeds:
+            config = Config(
+                teacher=settings.teacher,
+                keep=keep,
+                epochs=settings.epochs,
+                augment=False,
+                cache_teacher=True,
+                views=1,
+                seed=seed,
+                smoke=settings.smoke,
+            )
+            folder = os.path.join(settings.workdir, f"keep{keep:g}", f"seed{seed}")
+            runs.setdefault(keep, []).append(run_one(config, folder, settings.short_epochs))
+    summary = summarize(runs, settings.short_epochs)
+    table = format_table(summary)
+    with open(os.path.join(settings.workdir, "compress.md"), "w") as f:
+        f.write(table + "\n")
+    if not settings.smoke:
+        plot(summary, summary[0]["rows"]["teacher"][0], os.path.join(settings.workdir, "compress.png"))
+    print_fn(table)
+    return summary
