@@ -12,6 +12,8 @@ _BUILDERS = {
     "cnn_flat": small.cnn_flat_student,
     "mlp_small": small.mlp_student,
     "mlp_teacher": small.mlp_teacher,
+    "resnet14": functools.partial(cifar.resnet, 14),
+    "resnet20": functools.partial(cifar.resnet, 20),
     "resnet32x4": functools.partial(cifar.resnet_x4, 32),
     "resnet8x4": functools.partial(cifar.resnet_x4, 8),
     "wrn_40_2": functools.partial(cifar.wide_resnet, 40, 2),
@@ -27,7 +29,7 @@ TAPS = {
     "mlp_teacher": {"hidden": "m_hidden", "embed": "m_embed"},
     **{
         n: {"block1": "block1", "block2": "block2", "block3": "block3", "embed": "embed"}
-        for n in ("resnet32x4", "resnet8x4", "wrn_40_2", "wrn_16_2")
+        for n in ("resnet14", "resnet20", "resnet32x4", "resnet8x4", "wrn_40_2", "wrn_16_2")
     },
 }
 NAMES = tuple(_BUILDERS)
@@ -38,7 +40,7 @@ def get(name, input_shape=(28, 28, 1), num_classes=10, **kwargs):
 
     Args:
         name: one of `NAMES` (`cnn_teacher`, `cnn_small`, `cnn_flat`, `mlp_small`, `mlp_teacher`,
-            `resnet32x4`, `resnet8x4`, `wrn_40_2`, `wrn_16_2`).
+            `resnet14`, `resnet20`, `resnet32x4`, `resnet8x4`, `wrn_40_2`, `wrn_16_2`).
         input_shape: image shape, batch excluded.
         num_classes: number of classes.
         **kwargs: builder arguments (e.g. `width=` for the 28×28 models).
