@@ -61,10 +61,10 @@ def test_failed_parity_check_keeps_previous_export(tmp_path, monkeypatch):
     d = _trained_distiller()
     path = tfkd.export_student(d.student, str(tmp_path / "s"))
     before = sorted(os.listdir(path))
-    from tfkd import export as export_lib
+    from tfkd.export import saved_model
 
     monkeypatch.setattr(
-        export_lib, "_check_parity", lambda *a: (_ for _ in ()).throw(RuntimeError("Export check failed: forced"))
+        saved_model, "check_parity", lambda *a: (_ for _ in ()).throw(RuntimeError("Export check failed: forced"))
     )
     with pytest.raises(RuntimeError, match="forced"):
         tfkd.export_student(d.student, path, overwrite=True)

@@ -120,7 +120,7 @@ def _random_augment(images, labels, seeds, pool=None):
 
 
 def _big_feature_cache(ctx):
-    import tfkd.view_cache as vc
+    import tfkd.teacher_cache.views as vc
 
     old, vc.MAX_FEATURE_CACHE_BYTES = vc.MAX_FEATURE_CACHE_BYTES, 1000
     try:

@@ -95,8 +95,8 @@ def test_disk_cache_is_reused_and_the_fingerprint_follows_every_setting(tmp_path
 
 def test_cache_size_is_values_plus_indices_plus_tail():
     d = _distiller()
-    full, _ = tfkd.view_cache.cache_size(d, 1000, views=8)
-    top, _ = tfkd.view_cache.cache_size(d, 1000, views=8, top_k=5)
+    full, _ = tfkd.teacher_cache.cache_size(d, 1000, views=8)
+    top, _ = tfkd.teacher_cache.cache_size(d, 1000, views=8, top_k=5)
     assert full == 1000 * 8 * 10 * 4
     assert top == 1000 * 8 * (5 * (4 + 1) + 4)  # float32 values, uint8 classes, float32 tail
 
@@ -137,7 +137,7 @@ def test_feature_taps_are_cached_and_sized():
     ds, _ = tfkd.cache_teacher_views(d, (x, y), 8, augment=tfkd.data.Augment(shift=1), views=2, verbose=0)
     inputs, _ = next(iter(ds))
     assert inputs["tfkd_teacher"][0]["t_block2"].shape == (8, 4, 4, 24)
-    _, features = tfkd.view_cache.cache_size(d, 16, views=2)
+    _, features = tfkd.teacher_cache.cache_size(d, 16, views=2)
     assert features == 16 * 2 * 4 * 4 * 24 * 4
 
 

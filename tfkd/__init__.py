@@ -1,12 +1,11 @@
 """tfkd: knowledge distillation and mixed precision for Keras 3 on TensorFlow."""
 
-from tfkd import callbacks, data, losses, models, pruning, view_cache
-from tfkd.cache import cache_teacher_outputs
+from tfkd import callbacks, data, losses, models, pruning, teacher_cache
 from tfkd.distiller import Distiller
 from tfkd.export import export_student
 from tfkd.pruning import prune_depth, prune_report, prune_width
 from tfkd.taps import list_taps
-from tfkd.view_cache import cache_teacher_views
+from tfkd.teacher_cache import cache_teacher_outputs, cache_teacher_views
 
 __version__ = "0.1.0"
 
@@ -19,7 +18,7 @@ __all__ = [
     "export_student",
     "list_taps",
     "losses",
-    "view_cache",
+    "teacher_cache",
     "models",
     "prune_depth",
     "prune_report",

@@ -5,16 +5,9 @@ import os
 
 import keras
 
+from tfkd import atomic
+
 _META = "training_metadata.json"
-
-
-def _write_atomically(path, write, tmp=None):
-    """`write(tmp)`, flush to disk, then rename `tmp` to `path`."""
-    tmp = tmp or f"{path}.tmp"
-    write(tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -86,13 +79,13 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         name = f"epoch-{self._current_epoch}.weights.h5"
         final = os.path.join(self.backup_dir, name)
         # Keras wants the ".weights.h5" suffix on the temporary name too.
-        _write_atomically(final, self.model.save_weights, final.replace(".weights.h5", ".partial.weights.h5"))
+        atomic.write_file(final, self.model.save_weights, suffix=".weights.h5")
 
         def write_meta(tmp):
             with open(tmp, "w") as f:
                 json.dump({"epoch": self._current_epoch, "weights": name}, f)
 
-        _write_atomically(os.path.join(self.backup_dir, _META), write_meta)
+        atomic.write_file(os.path.join(self.backup_dir, _META), write_meta)
         for old in os.listdir(self.backup_dir):
             if old.startswith("epoch-") and old.endswith(".h5") and old != name:
                 os.remove(os.path.join(self.backup_dir, old))

@@ -56,3 +56,49 @@ def default_precision():
 def num_replicas():
     """Replicas in sync under the current tf.distribute strategy (1 without one)."""
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def precision_of(model):
+    """The mixed-precision policy name a model's layers use, or `"float32"`.
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        `"mixed_float16"`, `"mixed_bfloat16"` or `"float32"`.
+    """
+    names = {l.dtype_policy.name for l in model._flatten_layers(include_self=False)}
+    mixed = [n for n in names if n.startswith("mixed")]
+    return mixed[0] if mixed else "float32"
+
+
+def _with_dtype(config, dtype):
+    """Replaces every dtype policy in a model config by `dtype`."""
+    if isinstance(config, dict):
+        if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+            return {**config, "config": {**config["config"], "name": dtype}}
+        return {k: _with_dtype(v, dtype) for k, v in config.items()}
+    if isinstance(config, list):
+        return [_with_dtype(v, dtype) for v in config]
+    return config
+
+
+def recast(model, compute_dtype):
+    """A copy of `model` computing in `compute_dtype`, with the same weights
+    (the model itself when it already does).
+
+    Args:
+        model: a functional or sequential Keras model.
+        compute_dtype: a policy name of `PRECISIONS`.
+
+    Returns:
+        A Keras model.
+
+    Example:
+        >>> served = recast(mixed_student, "float32")
+    """
+    if precision_of(model) == compute_dtype:
+        return model
+    clone = model.__class__.from_config(_with_dtype(model.get_config(), compute_dtype))
+    clone.set_weights(model.get_weights())
+    return clone

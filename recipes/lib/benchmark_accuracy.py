@@ -7,7 +7,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import time
 
 import keras
@@ -570,23 +569,6 @@ def rebuild_table(settings):
     return table
 
 
-def _commit():
-    """The git commit of the code that ran (or "unknown")."""
-    try:
-        return (
-            subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"],
-                capture_output=True,
-                text=True,
-                cwd=os.path.dirname(os.path.abspath(__file__)),
-                timeout=10,
-            ).stdout.strip()
-            or "unknown"
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def collect(settings, print_fn=print):
     """Rebuilds `results.csv`, `table.md` and the compression curve from the
     finished runs in `settings.workdir` (no training): for results made by
@@ -720,7 +702,7 @@ def run(settings, print_fn=print):
             f.write(format_curve(curve) + "\n")
         print_fn(format_curve(curve))
     info = {
-        "commit": _commit(),
+        "commit": distill_common.commit(),
         "wall_seconds_this_invocation": round(time.perf_counter() - start),
         "train_seconds_all_runs": round(sum(r["seconds"] for r in bench.results)),
         "skipped_steps_mixed_float16": skipped,

@@ -17,7 +17,7 @@ from recipes.lib import measure
 from tfkd import data as data_lib
 from tfkd import losses, models
 from tfkd.distiller import Distiller
-from tfkd.view_cache import cache_teacher_views
+from tfkd.teacher_cache import cache_teacher_views
 
 # Students of about 5k to 120k parameters, from one family (cnn_small).
 WIDTHS = (12, 24, 48, 64)

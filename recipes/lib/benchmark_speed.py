@@ -15,9 +15,8 @@ import tensorflow as tf
 from recipes.lib import measure
 from tfkd import data as data_lib
 from tfkd import losses, models
-from tfkd.cache import cache_teacher_outputs
 from tfkd.distiller import Distiller
-from tfkd.view_cache import cache_size, cache_teacher_views
+from tfkd.teacher_cache import cache_size, cache_teacher_outputs, cache_teacher_views
 
 TEMPERATURE, ALPHA = 4.0, 0.1
 

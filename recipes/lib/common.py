@@ -3,16 +3,17 @@
 import json
 import math
 import os
-import tempfile
+import subprocess
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from recipes.lib.config import FLIP_SAFE
+from tfkd import atomic
 from tfkd import data as data_lib
 from tfkd.callbacks import AtomicBackupAndRestore
-from tfkd.view_cache import cache_teacher_views
+from tfkd.teacher_cache import cache_teacher_views
 
 SMOKE_TRAIN, SMOKE_TEST = 512, 256
 
@@ -181,16 +182,7 @@ def callbacks(run_dir):
 
 def save_model(model, path):
     """Saves a `.keras` file atomically (temporary file, then rename)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=os.path.dirname(path) or ".")
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return atomic.write_file(path, model.save, suffix=".keras")
 
 
 def load_model(path, role="teacher"):
@@ -288,6 +280,8 @@ def export_once(student, student_path, export_dir, overwrite=False, settings=Non
             if json.load(f) == want:
                 print(f"{export_dir} already holds this export (same student file and settings); nothing to do.")
                 return os.path.abspath(export_dir)
+    if str(export_dir).endswith(".tflite"):
+        data = {**data, "metadata": {"commit": commit()}}
     path = export_student(student, export_dir, overwrite=overwrite, **settings, **data)
     write_json_atomically(record, want)
     return path
@@ -295,10 +289,22 @@ def export_once(student, student_path, export_dir, overwrite=False, settings=Non
 
 def write_json_atomically(path, value):
     """Writes `value` as JSON to `path` through a temporary file and a rename."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=1)
-    os.replace(tmp, path)
+    return atomic.write_json(path, value)
+
+
+def commit():
+    """The git commit of the code that ran (or "unknown")."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=os.path.dirname(os.path.abspath(__file__)),
+            timeout=10,
+        )
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def machine():

@@ -9,7 +9,7 @@ import tensorflow as tf
 from tfkd.batch_check import CACHED_INPUTS, EXAMPLE_INDEX
 from tfkd.data import augment as augment_lib
 
-_ENDLESS = 2**62
+ENDLESS = 2**62
 
 
 def check_examples(examples, who="seeded_epochs"):
@@ -114,5 +114,5 @@ def seeded_epochs(examples, batch_size, seed=0, first_epoch=0, steps_per_epoch=N
             batch = ({CACHED_INPUTS: x, EXAMPLE_INDEX: tf.cast(index, tf.int64)}, y)
         return batch
 
-    dataset = tf.data.Dataset.range(first_epoch, _ENDLESS).flat_map(epoch_order)
+    dataset = tf.data.Dataset.range(first_epoch, ENDLESS).flat_map(epoch_order)
     return dataset.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE), steps

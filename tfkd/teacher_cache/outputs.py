@@ -1,101 +1,14 @@
-"""Offline distillation: run the teachers once and replay their outputs."""
+"""Offline distillation over a fixed dataset: run the teachers once and
+replay their outputs with the inputs they were computed on.
+"""
 
-import hashlib
 import os
 
 import numpy as np
 import tensorflow as tf
 
 from tfkd.distiller import CACHED_INPUTS, CACHED_TEACHER
-from tfkd.taps import LOGITS
-
-TOPK_VALUES, TOPK_INDICES = "__topk_values__", "__topk_indices__"
-# Per example, the log-mean-exp of the logits that top-k compression drops:
-# the value every dropped class gets back on replay.
-TOPK_TAIL = "__topk_tail__"
-TOPK_KEYS = (TOPK_VALUES, TOPK_INDICES, TOPK_TAIL)
-
-
-def needed_keys(distiller):
-    """Per teacher, the sorted output keys (logits, tap paths) the losses read."""
-    return distiller.teacher_keys()
-
-
-def is_logits(key):
-    """Whether a teacher output key holds logits (full, or a top-k part)."""
-    return key == LOGITS
-
-
-def tap_shape(distiller, teacher_index, key):
-    """Per-example shape of a teacher output, or None when unknown."""
-    return distiller.teacher_output_shape(teacher_index, key)
-
-
-def _first_inputs(dataset):
-    element = next(iter(dataset.take(1)))
-    x = element[0] if isinstance(element, tuple) else element
-    return np.concatenate([np.asarray(v).ravel() for v in tf.nest.flatten(x)])
-
-
-def fingerprint_teachers(distiller, top_k=None):
-    """A hash of the teachers' names and weights, the cached taps and `top_k`."""
-    h = hashlib.sha256()
-    h.update(f"top_k={top_k};tail=logmeanexp".encode())
-    for teacher in distiller.get_teachers():
-        h.update(teacher.name.encode())
-        for w in teacher.weights:
-            h.update(np.ascontiguousarray(w.numpy()).tobytes())
-    h.update(repr(needed_keys(distiller)).encode())
-    return h.hexdigest()
-
-
-def fingerprint(distiller, dataset, top_k=None):
-    """A hash of the teachers' weights, the cached taps, `top_k` and the data."""
-    h = hashlib.sha256()
-    h.update(fingerprint_teachers(distiller, top_k).encode())
-    h.update(repr(dataset.element_spec).encode())
-    h.update(str(int(dataset.cardinality())).encode())
-    h.update(_first_inputs(dataset).tobytes())
-    return h.hexdigest()[:16]
-
-
-def compress(outputs, top_k):
-    """Keeps the `top_k` largest logits (values and class indices) and the
-    log-mean-exp of the others (one number per example).
-    """
-    if not top_k:
-        return outputs
-    out = []
-    for o in outputs:
-        o = dict(o)
-        if LOGITS in o:
-            logits = o.pop(LOGITS)
-            values, indices = tf.math.top_k(logits, k=top_k)
-            kept = tf.reduce_sum(tf.one_hot(indices, tf.shape(logits)[-1], dtype=logits.dtype), axis=-2) > 0
-            dropped = tf.where(kept, tf.constant(-np.inf, logits.dtype), logits)
-            rest = tf.cast(tf.shape(logits)[-1] - top_k, logits.dtype)
-            o[TOPK_TAIL] = tf.reduce_logsumexp(dropped, axis=-1) - tf.math.log(rest)
-            o[TOPK_VALUES], o[TOPK_INDICES] = values, tf.cast(indices, tf.int32)
-        out.append(o)
-    return tuple(out)
-
-
-def expand(outputs, num_classes):
-    """Full logits again: stored classes keep their logit, every dropped
-    class gets the log-mean-exp of the dropped logits.
-    """
-    out = []
-    for o in outputs:
-        o = dict(o)
-        if TOPK_VALUES in o:
-            values, indices, tail = o.pop(TOPK_VALUES), o.pop(TOPK_INDICES), o.pop(TOPK_TAIL)
-            tail = tail[..., None]
-            onehots = tf.one_hot(indices, num_classes, dtype=values.dtype)  # (B, k, C)
-            stored = tf.reduce_sum(onehots, axis=1)
-            full = tf.einsum("bk,bkc->bc", values, onehots)
-            o[LOGITS] = tf.where(stored > 0, full, tail)
-        out.append(o)
-    return tuple(out)
+from tfkd.teacher_cache import fingerprint, topk
 
 
 def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
@@ -146,7 +59,7 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
     distiller.fit(cached.shuffle(64), epochs=10)
     ```
     """
-    if not np.array_equal(_first_inputs(dataset), _first_inputs(dataset)):
+    if not np.array_equal(fingerprint.first_inputs(dataset), fingerprint.first_inputs(dataset)):
         raise ValueError(
             "cache_teacher_outputs: the dataset gives different inputs on two "
             "passes (random augmentation or reshuffling), so cached teacher "
@@ -157,7 +70,7 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
         )
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}.")
-    keys = needed_keys(distiller)
+    keys = distiller.teacher_keys()
     num_classes = int(distiller.student.outputs[0].shape[-1])
     if top_k is not None and top_k >= num_classes:
         top_k = None  # every logit is kept anyway
@@ -165,7 +78,7 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
     @tf.function
     def teacher_outputs(x):
         outs = distiller.teacher_outputs(x)
-        return compress(tuple({k: o[k] for k in keys[i]} for i, o in enumerate(outs)), top_k)
+        return topk.compress(tuple({k: o[k] for k in keys[i]} for i, o in enumerate(outs)), top_k)
 
     def attach(x, *rest):
         return ({CACHED_INPUTS: x, CACHED_TEACHER: teacher_outputs(x)},) + rest
@@ -173,7 +86,7 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
     cached = dataset.map(attach)
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
-        cached = cached.cache(os.path.join(cache_dir, f"teacher_{fingerprint(distiller, dataset, top_k)}"))
+        cached = cached.cache(os.path.join(cache_dir, f"teacher_{fingerprint.dataset(distiller, dataset, top_k)}"))
     else:
         cached = cached.cache()
     # Fill the cache now, in one full pass: Keras stops an epoch after its
@@ -184,7 +97,12 @@ def cache_teacher_outputs(distiller, dataset, cache_dir=None, top_k=None):
     if top_k:
         cached = cached.map(
             lambda inputs, *rest: (
-                ({CACHED_INPUTS: inputs[CACHED_INPUTS], CACHED_TEACHER: expand(inputs[CACHED_TEACHER], num_classes)},)
+                (
+                    {
+                        CACHED_INPUTS: inputs[CACHED_INPUTS],
+                        CACHED_TEACHER: topk.expand(inputs[CACHED_TEACHER], num_classes),
+                    },
+                )
                 + rest
             )
         )

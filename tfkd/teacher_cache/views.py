@@ -3,19 +3,20 @@ teachers' outputs on seeded augmented views (Shen & Xing 2022, "A fast
 knowledge distillation framework for visual recognition").
 """
 
-import hashlib
+import dataclasses
 import math
 import os
-import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from tfkd import cache as cache_lib
+from tfkd import atomic
 from tfkd.data import augment as augment_lib
-from tfkd.data.epochs import _ENDLESS, check_examples, images_and_labels
+from tfkd.data.epochs import ENDLESS, check_examples, images_and_labels
 from tfkd.distiller import CACHED_INPUTS, CACHED_TEACHER, EXAMPLE_INDEX
+from tfkd.taps import LOGITS
+from tfkd.teacher_cache import fingerprint, topk
 
 # Views use seed streams far from the epochs of online augmentation.
 VIEW_STREAM = 1 << 24
@@ -34,26 +35,22 @@ def _check_args(views, top_k, batch_size):
         raise ValueError(f"cache_teacher_views: `batch_size` must be an integer >= 1, got {batch_size!r}.")
 
 
-def _index_dtype(num_classes):
-    return np.uint8 if num_classes <= 256 else np.int16 if num_classes <= 32767 else np.int32
-
-
 def _layout(distiller, top_k, num_classes):
     """{(teacher, key): (shape per example, numpy dtype)} of what is stored."""
     layout = {}
     teachers = distiller.get_teachers()
-    for i, keys in enumerate(cache_lib.needed_keys(distiller)):
+    for i, keys in enumerate(distiller.teacher_keys()):
         for key in keys:
-            shape = cache_lib.tap_shape(distiller, i, key)
+            shape = distiller.teacher_output_shape(i, key)
             if shape is None:
                 raise ValueError(
                     f"cache_teacher_views: the shape of tap {key!r} of teacher "
                     f"`{teachers[i].name}` is unknown; it cannot be cached."
                 )
-            if cache_lib.is_logits(key) and top_k:
-                layout[(i, cache_lib.TOPK_VALUES)] = ((top_k,), np.float32)
-                layout[(i, cache_lib.TOPK_INDICES)] = ((top_k,), _index_dtype(num_classes))
-                layout[(i, cache_lib.TOPK_TAIL)] = ((), np.float32)
+            if key == LOGITS and top_k:
+                layout[(i, topk.TOPK_VALUES)] = ((top_k,), np.float32)
+                layout[(i, topk.TOPK_INDICES)] = ((top_k,), topk.index_dtype(num_classes))
+                layout[(i, topk.TOPK_TAIL)] = ((), np.float32)
             else:
                 layout[(i, key)] = (shape, np.float32)
     return layout
@@ -80,19 +77,9 @@ def cache_size(distiller, num_examples, views=1, top_k=None):
     for (_, key), (shape, dtype) in _layout(distiller, top_k, classes).items():
         size = num_examples * views * math.prod(shape) * np.dtype(dtype).itemsize
         total += size
-        if not (cache_lib.is_logits(key) or key in cache_lib.TOPK_KEYS):
+        if not (key == LOGITS or key in topk.TOPK_KEYS):
             features += size
     return total, features
-
-
-def _fingerprint(distiller, examples, augment, views, top_k, seed):
-    h = hashlib.sha256()
-    h.update(cache_lib.fingerprint_teachers(distiller, top_k).encode())
-    augment_config = augment.get_config() if isinstance(augment, augment_lib.Augment) else repr(augment)
-    h.update(f"views={views};seed={seed};augment={augment_config};draws=v{augment_lib.ALGORITHM}".encode())
-    for part in tf.nest.flatten(examples):
-        h.update(np.ascontiguousarray(np.asarray(part)).tobytes())
-    return h.hexdigest()[:16]
 
 
 def _view_seeds(seed, views, index):
@@ -103,7 +90,7 @@ def _view_seeds(seed, views, index):
 def _fill(distiller, examples, pool, augment, views, batch_size, seed, top_k, layout, verbose):
     x, y = examples
     n = int(x.shape[0])
-    keys = cache_lib.needed_keys(distiller)
+    keys = distiller.teacher_keys()
     store = {k: np.empty((views, n) + shape, dtype) for k, (shape, dtype) in layout.items()}
 
     @tf.function
@@ -112,7 +99,7 @@ def _fill(distiller, examples, pool, augment, views, batch_size, seed, top_k, la
         if augment is not None:
             images, _ = augment(images, tf.gather(y, index), _view_seeds(seed, view, index), pool)
         outs = distiller.teacher_outputs(images)
-        return cache_lib.compress(tuple({k: o[k] for k in keys[i]} for i, o in enumerate(outs)), top_k)
+        return topk.compress(tuple({k: o[k] for k in keys[i]} for i, o in enumerate(outs)), top_k)
 
     steps = math.ceil(n / batch_size)
     bar = keras.utils.Progbar(views * steps, unit_name="teacher batch") if verbose else None
@@ -130,15 +117,7 @@ def _fill(distiller, examples, pool, augment, views, batch_size, seed, top_k, la
 
 def _save(store, path):
     """Writes the cache atomically: a partial file is never left under `path`."""
-    fd, tmp = tempfile.mkstemp(suffix=".npz.tmp", dir=os.path.dirname(path))
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **{f"{i}|{key}": v for (i, key), v in store.items()})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    atomic.write_file(path, lambda tmp: np.savez(tmp, **{f"{i}|{key}": v for (i, key), v in store.items()}), ".npz")
 
 
 def _load(path, layout, views, n):
@@ -255,32 +234,43 @@ def cache_teacher_views(
     path = None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
-        path = os.path.join(cache_dir, f"views_{_fingerprint(distiller, examples, augment, views, top_k, seed)}.npz")
+        path = os.path.join(
+            cache_dir, f"views_{fingerprint.views(distiller, examples, augment, views, top_k, seed)}.npz"
+        )
     if path and os.path.exists(path):
         store = _load(path, layout, views, n)
     else:
         store = _fill(distiller, examples, pool, augment, views, batch_size, seed, top_k, layout, verbose)
         if path:
             _save(store, path)
-    return _replay(
-        store,
-        examples,
-        pool,
-        augment,
-        views,
-        batch_size,
-        seed,
-        classes,
-        first_epoch,
-        steps_per_epoch,
-        len(distiller.get_teachers()),
+    plan = _Replay(examples, pool, augment, views, batch_size, seed, classes, len(distiller.get_teachers()))
+    return _replay(plan, store, first_epoch, steps_per_epoch)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Replay:
+    """What the replay of a filled cache needs besides the store."""
+
+    examples: tuple
+    pool: tuple
+    augment: object
+    views: int
+    batch_size: int
+    seed: int
+    classes: int
+    num_teachers: int
+
+
+def _replay(plan, store, first_epoch, steps_per_epoch):
+    """`(dataset, steps)`: endless seeded epochs of `store` from `first_epoch`."""
+    (x, y), pool, augment, views, batch_size, seed = (
+        plan.examples,
+        plan.pool,
+        plan.augment,
+        plan.views,
+        plan.batch_size,
+        plan.seed,
     )
-
-
-def _replay(
-    store, examples, pool, augment, views, batch_size, seed, classes, first_epoch, steps_per_epoch, num_teachers
-):
-    x, y = examples
     n = int(x.shape[0])
     steps = steps_per_epoch or math.ceil(n / batch_size)
     stored = {k: tf.constant(v) for k, v in store.items()}
@@ -303,12 +293,12 @@ def _replay(
         if augment is not None:
             images, labels = augment(images, labels, _view_seeds(seed, view, index), pool)
         where = tf.stack([view, index], axis=1)
-        outs = [{} for _ in range(num_teachers)]
+        outs = [{} for _ in range(plan.num_teachers)]
         for (i, key), values in stored.items():
             value = tf.gather_nd(values, where)
-            outs[i][key] = tf.cast(value, tf.int32 if key == cache_lib.TOPK_INDICES else tf.float32)
-        teacher = cache_lib.expand(tuple(outs), classes)
+            outs[i][key] = tf.cast(value, tf.int32 if key == topk.TOPK_INDICES else tf.float32)
+        teacher = topk.expand(tuple(outs), plan.classes)
         return {CACHED_INPUTS: images, CACHED_TEACHER: teacher, EXAMPLE_INDEX: index}, labels
 
-    dataset = tf.data.Dataset.range(first_epoch, _ENDLESS).flat_map(epoch_batches)
+    dataset = tf.data.Dataset.range(first_epoch, ENDLESS).flat_map(epoch_batches)
     return dataset.map(replay, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE), steps

@@ -7,16 +7,16 @@ TensorFlow's LiteRT converter) with the converter settings of each
 quantization; nothing here rewrites a converter.
 """
 
-import json
 import os
-import subprocess
 import tempfile
 import warnings
 
 import numpy as np
 import tensorflow as tf
 
+from tfkd import atomic
 from tfkd.litert_model import LiteRTModel
+from tfkd.precision import recast
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8", "int16x8")
 # Quantizations that calibrate activation ranges on representative data.
@@ -247,54 +247,89 @@ def check(model, content, quantize, check_data, calibration, max_accuracy_drop, 
     return report
 
 
-def _commit():
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=os.path.dirname(os.path.abspath(__file__)),
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 def sidecar_path(path):
     """The JSON report beside a `.tflite` file."""
     return os.path.splitext(path)[0] + ".json"
 
 
 def write(path, content, report, overwrite):
-    """Writes the file and its JSON report atomically (temporary names, then
-    rename); the `.tflite` is renamed last, so it never appears without a
-    report, and an existing file is replaced only with `overwrite`.
+    """Writes the file and its JSON report atomically; the `.tflite` is
+    renamed into place last, so it never appears without a report, and an
+    existing file is replaced only with `overwrite`.
+
+    Returns:
+        The report as written.
+
+    Raises:
+        FileExistsError: if `path` or its report exists and `overwrite` is False.
     """
     from tfkd import __version__
 
     json_path = sidecar_path(path)
-    report = {**report, "size_bytes": len(content), "tfkd_version": __version__, "commit": _commit()}
-    folder = os.path.dirname(path) or "."
-    os.makedirs(folder, exist_ok=True)
-    tmps = []
-    try:
-        for target, data in ((json_path, json.dumps(report, indent=2).encode()), (path, content)):
-            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.tmp-", dir=folder)
-            tmps.append(tmp)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        if not overwrite and (os.path.exists(path) or os.path.exists(json_path)):
-            raise FileExistsError(
-                f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
-                "Fix: choose another path, or pass overwrite=True (--overwrite)."
-            )
-        os.replace(tmps[0], json_path)
-        os.replace(tmps[1], path)
-    finally:
-        for tmp in tmps:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+    if not overwrite and (os.path.exists(path) or os.path.exists(json_path)):
+        raise FileExistsError(
+            f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
+            "Fix: choose another path, or pass overwrite=True (--overwrite)."
+        )
+    report = {**report, "size_bytes": len(content), "tfkd_version": __version__}
+    atomic.write_json(json_path, report, indent=2)
+    atomic.write_bytes(path, content)
     return report
+
+
+def export(
+    student,
+    path,
+    compute_dtype,
+    overwrite,
+    quantize,
+    int8_io,
+    float_logits,
+    *,
+    representative_data,
+    check_data,
+    max_accuracy_drop,
+    metadata=None,
+):
+    """Writes `student` as a checked LiteRT file at `path` (see
+    `tfkd.export_student` for the arguments).
+
+    Returns:
+        The absolute path of the `.tflite` file.
+
+    Raises:
+        ValueError, FileExistsError, RuntimeError: as `tfkd.export_student`.
+    """
+    if compute_dtype != "float32":
+        raise ValueError(
+            "A LiteRT export is converted from the float32 student; pass quantize='float16' for "
+            f"float16 weights instead of compute_dtype={compute_dtype!r}."
+        )
+    path = os.path.abspath(path)
+    if not path.endswith(".tflite"):
+        raise ValueError(f"A LiteRT export is one file ending in '.tflite', got {path!r}.")
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(
+            f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
+            "Fix: choose another path, or pass overwrite=True (--overwrite)."
+        )
+    input_shape = tuple(student.inputs[0].shape[1:])
+    calibration = validate(quantize, representative_data, input_shape, int8_io, float_logits)
+    checks = None
+    if check_data is not None:
+        x, y = _as_arrays(check_data, "check_data")
+        _check_images(x, input_shape, "check_data")
+        checks = (x.astype(np.float32), y)
+    model = recast(student, "float32")
+    content = convert(model, quantize, calibration, int8_io, float_logits)
+    report = check(model, content, quantize, checks, calibration, max_accuracy_drop, input_shape)
+    report = {
+        "format": "litert",
+        "quantization": quantize or "float32",
+        "int8_io": bool(int8_io),
+        "float_logits": bool(float_logits),
+        **report,
+        **(metadata or {}),
+    }
+    write(path, content, report, overwrite)
+    return path
