@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from recipes.lib import benchmark_accuracy, benchmark_speed
+from recipes.lib import benchmark_accuracy, benchmark_memory, benchmark_speed
 
 pytestmark = pytest.mark.slow
 
@@ -58,13 +58,13 @@ def test_paired_ratio_is_the_median_of_per_round_ratios():
 
 
 def test_memory_probes_run_in_their_own_processes():
-    student, cached = benchmark_speed.memory_rows(256, log=lambda *_: None)
+    student, cached = benchmark_memory.memory_rows(256, log=lambda *_: None)
     assert student["kind"] == "student only, augmented" and "cache_mib" not in student
     # 256 examples x 8 views x top-5, at most 8 bytes per kept logit (value + index)
     assert 0 < cached["cache_mib"] <= 256 * 8 * 5 * 8 / 2**20
     assert cached["peak_rss_mb"] > 100 and student["peak_rss_mb"] > 100  # a TensorFlow process
     assert cached["limit_mb"] == pytest.approx(1.1 * (student["peak_rss_mb"] + cached["cache_mib"]))
-    assert "Target: ≤ student-only + cache + 10%" in benchmark_speed.format_memory([student, cached])
+    assert "Target: ≤ student-only + cache + 10%" in benchmark_memory.format_memory([student, cached])
 
 
 def test_accuracy_benchmark_smoke(tmp_path):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.lib import demo, distill, evaluate, train_teacher
+from recipes.lib import demo, distill, evaluate, shipped, train_teacher
 from recipes.lib.config import Config
 
 pytestmark = pytest.mark.slow
@@ -169,7 +169,7 @@ def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_pat
     assert best["temperature"] in (2.0, 4.0) and best["alpha"] == 0.1 and best["trials"] == 2
     with open(output) as f:
         assert json.load(f)["mlp_small"]["kd"]["command"] == "tune smoke"
-    tuned = tune.tuned_config(config, {"mlp_small": results}, "kd")
+    tuned = shipped.tuned_config(config, {"mlp_small": results}, "kd")
     assert (tuned.temperature, tuned.alpha) == (best["temperature"], 0.1)
     with pytest.raises(ValueError, match="Temperatures must be > 0"):
         tune.run(config, ["kd"], temperatures=[0.0])

@@ -6,10 +6,10 @@ from tfkd.export import export_student
 from tfkd.pruning import prune_depth, prune_report, prune_width
 from tfkd.taps import list_taps
 from tfkd.teacher_cache import cache_teacher_outputs, cache_teacher_views
-
-__version__ = "0.1.0"
+from tfkd.version import __version__
 
 __all__ = [
+    "__version__",
     "Distiller",
     "callbacks",
     "cache_teacher_outputs",

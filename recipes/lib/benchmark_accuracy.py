@@ -6,65 +6,31 @@ import dataclasses
 import json
 import os
 import platform
-import statistics
 import time
 
 import keras
 import tensorflow as tf
 
 from recipes.lib import common as distill_common
-from recipes.lib import distill, train_teacher
-from recipes.lib.config import Config
-from tfkd import models
-
-TEACHER, SECOND_TEACHER = "cnn_teacher", "mlp_teacher"
-MULTI = "kd (2 teachers)"
-# Soft labels of the two-teacher ensemble on mixup views (function matching).
-MULTI_MIXUP = "kd+mixup (2 teachers)"
-MULTI_ROWS = (MULTI, MULTI_MIXUP)
-# Consistent kd with the teacher run on every augmented batch, and kd on
-# cached views keeping only the 5 largest teacher logits: the accuracy parity
-# of the view cache is "kd top-5" against "kd online".
-ONLINE, TOP5 = "kd online", "kd top-5"
-# Soft labels on z-scored logits (logit standardization, Sun et al. 2024).
-STANDARDIZED = "kd std"
-# Rows whose teacher outputs (logits, CRD's penultimate features) are cached.
-CACHED_METHODS = ("kd", "dkd", "dist", "crd")
-# Rows: scratch with and without mixup (the better is the baseline), soft
-# labels, soft labels on mixup views (function matching, Beyer et al. 2022),
-# pure distillation (no hard labels), feature methods, two teachers.
-ROWS = (
-    "scratch",
-    "scratch+mixup",
-    "kd",
-    "kd+mixup",
-    "kd pure",
+from recipes.lib import distill, measure, shipped, train_teacher
+from recipes.lib.accuracy_report import format_curve, format_parity, format_table, summarize
+from recipes.lib.accuracy_rows import (
+    CACHED_METHODS,
+    MIXUP,
+    MULTI_ROWS,
     ONLINE,
-    TOP5,
-    "fitnet",
-    "at",
-    "rkd",
-    "sp",
-    "pkt",
-    "kd+at",
-    MULTI,
-    MULTI_MIXUP,
-    "dkd",
-    "dist",
+    ROWS,
+    SCRATCH_ROWS,
+    SECOND_TEACHER,
     STANDARDIZED,
-    "crd",
-    "kd+crd",
+    STUDENTS,
+    TEACHER,
+    TOP5,
+    applicable,
+    slug,
 )
-SCRATCH_ROWS = ("scratch", "scratch+mixup")
-# The reference students: builder, width and the augmentation that served
-# it best from scratch on the validation split (an MLP is not translation
-# invariant: random shifts cost it 2 points; the 20-epoch CNN did as well or
-# better without them, 91.58 vs 91.40; see docs/results.md).
-STUDENTS = {
-    "mlp": {"student": "mlp_small", "student_width": 128, "augment": False, "epochs": 60},
-    "cnn": {"student": "cnn_flat", "student_width": 8, "augment": False, "epochs": 20},
-}
-MIXUP = 0.2
+from recipes.lib.config import Config
+from recipes.lib.plots import plot_curve, plot_loss_scale
 
 
 @dataclasses.dataclass
@@ -116,36 +82,6 @@ class Settings:
         return self
 
 
-def applicable(student, row):
-    """Whether `row` can run on `student` (attention transfer needs conv maps)."""
-    name = STUDENTS[student]["student"] if student in STUDENTS else student
-    return not ("at" in row.replace(" ", "+").split("+") and "block1" not in models.TAPS.get(name, {}))
-
-
-def _slug(row):
-    return row.replace(" ", "_").replace("(", "").replace(")", "").replace("+", "-")
-
-
-class LossScaleRecorder(keras.callbacks.Callback):
-    """Records the loss scale and the skipped-step count after every batch
-    and writes them to a JSON file when training ends."""
-
-    def __init__(self, path):
-        super().__init__()
-        self.path, self.scale, self.skipped = path, [], []
-
-    def on_train_batch_end(self, batch, logs=None):
-        logs = logs or {}
-        if "loss_scale" in logs:
-            self.scale.append(float(logs["loss_scale"]))
-            self.skipped.append(float(logs.get("nonfinite_steps", 0.0)))
-
-    def on_train_end(self, logs=None):
-        if self.scale:
-            with open(self.path, "w") as f:
-                json.dump({"loss_scale": self.scale, "nonfinite_steps": self.skipped}, f)
-
-
 class Benchmark:
     """Runs (or reuses) every training run; each finished run is kept in its
     folder, so an interrupted benchmark resumes where it stopped."""
@@ -181,8 +117,6 @@ class Benchmark:
 
     def main_teacher(self):
         """The shipped teacher (evaluated here), or one trained with defaults."""
-        from recipes.lib import shipped
-
         path = self.s.teacher or shipped.teacher_path()
         if self.s.smoke or not os.path.exists(path):
             result = self.teacher(TEACHER)
@@ -211,8 +145,6 @@ class Benchmark:
         return result
 
     def row_config(self, student, row, seed, teachers, width=None, precision="float32", epochs=None, examples=0):
-        from recipes.lib import shipped
-
         spec = dict(STUDENTS[student])
         student_epochs = spec.pop("epochs")
         epochs = epochs or self.s.epochs or student_epochs
@@ -249,7 +181,7 @@ class Benchmark:
         self, student, row, seed, teachers, width=None, precision="float32", epochs=None, callbacks=(), examples=0
     ):
         config = self.row_config(student, row, seed, teachers, width, precision, epochs, examples)
-        folder = os.path.join(self.s.workdir, "runs", f"{precision}_e{config.epochs}_n{examples}", student, _slug(row))
+        folder = os.path.join(self.s.workdir, "runs", f"{precision}_e{config.epochs}_n{examples}", student, slug(row))
         start = time.perf_counter()
         result = distill.run(config, folder, extra_callbacks=callbacks)
         self._record("student", student, row, seed, precision, result, start, 0 if width is None else width, examples)
@@ -314,7 +246,7 @@ class Benchmark:
             for row in ("scratch", "kd"):
                 callbacks = []
                 if precision == "mixed_float16" and row == "kd":
-                    callbacks = [LossScaleRecorder(os.path.join(s.workdir, "loss_scale.json"))]
+                    callbacks = [measure.LossScaleRecorder(os.path.join(s.workdir, "loss_scale.json"))]
                 result = self.student(
                     "mlp",
                     row,
@@ -345,230 +277,6 @@ class Benchmark:
         return points
 
 
-def _mean_std(values):
-    values = [v for v in values if v == v]  # NaN: not measured
-    if not values:
-        return float("nan"), 0.0
-    return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def summarize(results, rows=ROWS):
-    """Mean ± std over seeds per (student, row) from float32 runs of the main
-    schedule, with Δ and the share of the teacher–baseline gap closed, where
-    the baseline is the better scratch row (with or without mixup).
-
-    Returns:
-        A list of dicts with student, row, params, mean, std, n, agreement,
-        delta (points over the baseline), gap_closed and sigmas (Δ over the
-        pooled standard deviation of the row and the baseline).
-    """
-    main, seen = [], set()
-    for r in results:  # a run reused by a later stage (the curve) counts once
-        key = (r["kind"], r["model"], r["row"], r["seed"], r["precision"], r["width"], r.get("examples"))
-        if r["precision"] == "float32" and not r["width"] and not r.get("examples") and key not in seen:
-            seen.add(key)
-            main.append(r)
-    teacher = next(r for r in main if r["kind"] == "teacher" and r["row"] == TEACHER)
-    out = []
-    students = list(dict.fromkeys(r["model"] for r in main if r["kind"] == "student"))
-    for student in students:
-        by_row = {}
-        for r in main:
-            if r["kind"] == "student" and r["model"] == student:
-                by_row.setdefault(r["row"], []).append(r)
-        stats = {row: _mean_std([r["test_accuracy"] for r in runs]) for row, runs in by_row.items()}
-        base_row = max((r for r in SCRATCH_ROWS if r in stats), key=lambda r: stats[r][0])
-        base, base_std = stats[base_row]
-        gap = teacher["test_accuracy"] - base
-        for row in [r for r in rows if r in by_row]:
-            mean, std = stats[row]
-            pooled = ((std**2 + base_std**2) / 2) ** 0.5
-            out.append(
-                {
-                    "student": student,
-                    "row": row,
-                    "params": by_row[row][0]["params"],
-                    "mean": mean,
-                    "std": std,
-                    "n": len(by_row[row]),
-                    "baseline": row == base_row,
-                    "agreement": _mean_std([r.get("agreement", float("nan")) for r in by_row[row]])[0],
-                    "gap_closed": (mean - base) / gap if gap > 0 else float("nan"),
-                    "delta": 100 * (mean - base),
-                    "sigmas": (mean - base) / pooled if pooled else float("nan"),
-                }
-            )
-    return out
-
-
-def format_table(summary, results, settings):
-    teachers = [
-        r
-        for r in results
-        if r["kind"] == "teacher" and r["precision"] == "float32" and r["row"] in (TEACHER, SECOND_TEACHER)
-    ]
-    seen, lines = set(), []
-    epochs = ", ".join(f"{v['student']} {settings.epochs or v['epochs']}" for v in STUDENTS.values())
-    lines.append(
-        f"Fashion-MNIST test accuracy (10,000 images), mean ± std over the seeds (n; they vary the student's "
-        f"initialisation, data order and augmentation). Every row of a student has the same schedule (epochs: "
-        f"{epochs}; Adam 2e-3, 1 warm-up epoch, cosine decay, batch 128) and augmentation (none, chosen on the "
-        "validation split; the rows 'kd online' and 'kd top-5' use 2-pixel shifts and flips); '+mixup' adds mixup "
-        "(Beta(0.2, 0.2)), with the teacher on the same mixed images "
-        f"({settings.views} cached views per example); temperature and hard-label weight from tune.py on the "
-        "validation split; 'kd pure' has no hard-label term; 'kd online' runs the teacher on every augmented batch "
-        "instead of replaying cached views, and 'kd top-5' replays cached views that keep only the 5 largest teacher "
-        "logits. Δ and gap closed are against the better scratch row "
-        "(marked *); σ = Δ / pooled std. Agreement: top-1 agreement with the teacher on the test split."
-    )
-    lines += [
-        "",
-        "| model | method | parameters | test accuracy | Δ vs scratch | σ | gap closed | agreement |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for t in teachers:
-        if t["row"] not in seen:
-            seen.add(t["row"])
-            role = "teacher" if t["row"] == TEACHER else "second teacher (the '2 teachers' rows)"
-            lines.append(f"| {t['model']} | {role} | {t['params']:,} | {100 * t['test_accuracy']:.2f} |  |  |  |  |")
-    for r in summary:
-        std = f" ± {100 * r['std']:.2f} (n={r['n']})" if r["n"] > 1 else " (n=1)"
-        base = r["baseline"]
-        delta = "" if base else f"{r['delta']:+.2f}"
-        sigmas = "" if base or r["sigmas"] != r["sigmas"] else f"{r['sigmas']:+.1f}"
-        gap = "" if base else f"{100 * r['gap_closed']:.0f}%"
-        agree = "" if r["agreement"] != r["agreement"] else f"{100 * r['agreement']:.1f}%"
-        name = STUDENTS.get(r["student"], {}).get("student", r["student"])
-        lines.append(
-            f"| {name} | {r['row']}{' *' if base else ''} | {r['params']:,} | {100 * r['mean']:.2f}{std} | "
-            f"{delta} | {sigmas} | {gap} | {agree} |"
-        )
-    return "\n".join(lines)
-
-
-def format_parity(parity, settings):
-    precisions = ["float32", *settings.parity_precisions]
-    lines = [
-        f"{settings.parity_teacher} teacher and {settings.parity_student} students, shortened schedule: "
-        f"{settings.parity_epochs} epoch(s) over the first {settings.parity_examples:,} training examples, "
-        "seed 0, test accuracy on the full test split; Δ in points against float32.",
-        "",
-        "| row | " + " | ".join(precisions) + " |",
-        "|---|" + "---:|" * len(precisions),
-    ]
-    for row in ("teacher", "scratch", "kd"):
-        cells = []
-        for p in precisions:
-            acc = parity[(p, row)]
-            delta = "" if p == "float32" else f" ({100 * (acc - parity[('float32', row)]):+.2f})"
-            cells.append(f"{100 * acc:.2f}{delta}")
-        lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def format_curve(points):
-    """Scratch vs kd per student size (mean over the seeds run there)."""
-    by = {}
-    for row, params, acc, _ in points:
-        by.setdefault(params, {}).setdefault(row, []).append(acc)
-    lines = ["| parameters | seeds | scratch | kd | Δ |", "|---:|---:|---:|---:|---:|"]
-    for params in sorted(by):
-        sc, kd = by[params].get("scratch", []), by[params].get("kd", [])
-        if sc and kd:
-            d = 100 * (statistics.mean(kd) - statistics.mean(sc))
-            lines.append(
-                f"| {params:,} | {len(sc)} | {100 * statistics.mean(sc):.2f} | {100 * statistics.mean(kd):.2f} "
-                f"| {d:+.2f} |"
-            )
-    return "\n".join(lines)
-
-
-def _pyplot():
-    try:
-        import matplotlib
-    except ImportError as e:
-        raise ImportError(
-            "The accuracy benchmark draws its plots with matplotlib. Fix: "
-            "pip install 'tfkd[plots]' (or pip install matplotlib)."
-        ) from e
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    return pyplot
-
-
-def plot_curve(points, teacher_accuracy, path):
-    """Test accuracy against student parameters (log x), scratch vs kd."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for row, style in (("scratch", "o--"), ("kd", "s-")):
-        by_size = {}
-        for r, p, a, _ in points:
-            if r == row:
-                by_size.setdefault(p, []).append(a)
-        xs = sorted(by_size)
-        ys = [100 * statistics.mean(by_size[x]) for x in xs]
-        ax.plot(xs, ys, style, label=f"student, {row}")
-    ax.axhline(100 * teacher_accuracy, color="k", lw=1, label="teacher")
-    ax.set_xscale("log")
-    ax.set_xlabel("student parameters")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title("Fashion-MNIST: accuracy vs student size")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def plot_loss_scale(record_path, path):
-    """The loss scale per step of the mixed_float16 kd run, with skipped steps."""
-    plt = _pyplot()
-    with open(record_path) as f:
-        record = json.load(f)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(record["loss_scale"], lw=1)
-    skipped = [
-        i
-        for i in range(1, len(record["nonfinite_steps"]))
-        if record["nonfinite_steps"][i] > record["nonfinite_steps"][i - 1]
-    ]
-    ax.plot(skipped, [record["loss_scale"][i] for i in skipped], "rx", label=f"skipped steps ({len(skipped)})")
-    ax.set_yscale("log", base=2)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("loss scale")
-    ax.set_title("mixed_float16 kd: dynamic loss scale")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return len(skipped)
-
-
-def rebuild_table(settings):
-    """Rewrites `table.md` from the workdir's `results.csv` (no training).
-
-    Returns:
-        The table's text.
-    """
-    types = {
-        "width": int,
-        "examples": int,
-        "seed": int,
-        "params": int,
-        "test_accuracy": float,
-        "seconds": float,
-        "val_accuracy": float,
-        "agreement": float,
-    }
-    with open(os.path.join(settings.workdir, "results.csv")) as f:
-        results = [{k: types.get(k, str)(v) for k, v in r.items()} for r in csv.DictReader(f)]
-    table = format_table(summarize(results, settings.rows), results, settings)
-    with open(os.path.join(settings.workdir, "table.md"), "w") as f:
-        f.write(table + "\n")
-    return table
-
-
 def collect(settings, print_fn=print):
     """Rebuilds `results.csv`, `table.md` and the compression curve from the
     finished runs in `settings.workdir` (no training): for results made by
@@ -577,8 +285,6 @@ def collect(settings, print_fn=print):
     Returns:
         A dict with `summary`, `curve` and the file paths.
     """
-    from recipes.lib import shipped
-
     workdir = settings.workdir
     known = {}
     if os.path.exists(os.path.join(workdir, "seconds.json")):
@@ -608,7 +314,7 @@ def collect(settings, print_fn=print):
         if "result.json" not in files or len(parts) != 4 or parts[1] not in STUDENTS:
             continue
         (precision, epochs_examples), student, slug, name = parts[0].split("_", 1), parts[1], parts[2], parts[3]
-        row = next((r for r in ROWS if _slug(r) == slug), None)
+        row = next((r for r in ROWS if slug(r) == slug), None)
         if row is None or precision != "float32" or not epochs_examples.endswith("_n0"):
             continue
         with open(os.path.join(folder, "result.json")) as f:

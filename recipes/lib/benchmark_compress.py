@@ -10,7 +10,7 @@ import statistics
 
 from tabulate import tabulate
 
-from recipes.lib import common, compress
+from recipes.lib import common, compress, plots
 from recipes.lib.config import Config
 
 PRUNED = "pruned + kd"
@@ -20,7 +20,7 @@ SCRATCH_AUG = "same architecture, random init, scratch + augmentation"
 INT8 = "pruned + kd, int8 LiteRT"
 
 
-def run_one(config, workdir, short_epochs):
+def run_one(config, workdir, short_epochs, augment_baseline):
     """One `compress.run` with baselines, its rows kept in `rows.json` (a
     rerun reads them; the training runs underneath resume on their own)."""
     path = os.path.join(workdir, "rows.json")
@@ -28,10 +28,28 @@ def run_one(config, workdir, short_epochs):
         with open(path) as f:
             return json.load(f)
     rows = compress.run(
-        config, workdir, export="int8", print_fn=lambda *_: None, baselines=True, short_epochs=short_epochs
+        config,
+        workdir,
+        export="int8",
+        print_fn=lambda *_: None,
+        baselines=True,
+        short_epochs=short_epochs,
+        augment_baseline=augment_baseline,
     )
     common.write_json_atomically(path, rows)
     return rows
+
+
+def _final_val(rows, name):
+    row = next((r for r in rows if r["model"] == name), None)
+    return row["history"]["val_accuracy"][-1] if row and row.get("history") else None
+
+
+def augmentation_helps(rows):
+    """Whether scratch with augmentation ended higher on the validation split
+    than scratch without (the rows of one seed; False when not run)."""
+    plain, augmented = _final_val(rows, SCRATCH), _final_val(rows, SCRATCH_AUG)
+    return augmented is not None and plain is not None and augmented > plain
 
 
 def _mean_std(values):
@@ -61,7 +79,7 @@ def summarize(runs, short_epochs):
         acc = {name: [r["test_accuracy"] for r in rs] for name, rs in by_name.items()}
         stats = {name: _mean_std(v) for name, v in acc.items()}
         teacher = stats["teacher"][0]
-        scratch_best = max((SCRATCH, SCRATCH_AUG), key=lambda n: stats.get(n, (-1,))[0])
+        scratch_best = SCRATCH_AUG if augmentation_helps(seeds[0]) else SCRATCH
         deltas = {
             base: _mean_std([p - b for p, b in zip(acc[PRUNED], acc[base])])
             for base in (RANDOM_KD, SCRATCH, SCRATCH_AUG, short)
@@ -84,6 +102,7 @@ def summarize(runs, short_epochs):
                 "params": seeds[0][0]["params"],
                 "student_params": by_name[PRUNED][0]["params"],
                 "rows": stats,
+                "n": {name: len(v) for name, v in acc.items()},
                 "seeds": len(seeds),
                 "deltas": deltas,
                 "scratch_best": scratch_best,
@@ -101,6 +120,12 @@ def summarize(runs, short_epochs):
 def _pm(mean_std, scale=100):
     m, s = mean_std
     return f"{scale * m:.2f} ± {scale * s:.2f}"
+
+
+def _n(s, label):
+    """' (n=1)' where a row ran on fewer seeds than the others."""
+    n = s["n"].get(label, s["seeds"])
+    return f" (n={n})" if n != s["seeds"] else ""
 
 
 def _signed(mean_std):
@@ -121,13 +146,14 @@ def format_table(summary):
     lines = []
     for name in names:
         label = name or summary[0]["short"]
-        cells = [_pm(s["rows"][label]) if label in s["rows"] else "" for s in summary]
+        cells = [_pm(s["rows"][label]) + _n(s, label) if label in s["rows"] else "" for s in summary]
         lines.append([label, *cells])
+    lines.append(["best scratch (on validation)", *(s["scratch_best"].split(", ", 1)[1] for s in summary)])
     for base in (RANDOM_KD, SCRATCH, SCRATCH_AUG):
         lines.append(
             [
                 f"Δ pruned + kd vs {base.split(', ', 1)[1]} (paired)",
-                *(_signed(s["deltas"][base]) if base in s["deltas"] else "" for s in summary),
+                *(_signed(s["deltas"][base]) + _n(s, base) if base in s["deltas"] else "" for s in summary),
             ]
         )
     lines.append(
@@ -152,9 +178,7 @@ def format_table(summary):
 def plot(summary, teacher_accuracy, path):
     """Validation curves of the three rows (each kept fraction) and the
     compression curve (parameters vs test accuracy)."""
-    from recipes.lib.benchmark_accuracy import _pyplot
-
-    plt = _pyplot()
+    plt = plots.pyplot()
     fig, axes = plt.subplots(1, len(summary) + 1, figsize=(5 * (len(summary) + 1), 4))
     for ax, s in zip(axes, summary):
         for name, curve in s["curves"].items():
@@ -236,7 +260,11 @@ def run(settings, print_fn=print):
                 smoke=settings.smoke,
             )
             folder = os.path.join(settings.workdir, f"keep{keep:g}", f"seed{seed}")
-            runs.setdefault(keep, []).append(run_one(config, folder, settings.short_epochs))
+            # Scratch with augmentation runs on the first seed; on the others
+            # only if it ended higher there on the validation split.
+            first = runs.get(keep, [None])[0]
+            augment = first is None or augmentation_helps(first)
+            runs.setdefault(keep, []).append(run_one(config, folder, settings.short_epochs, augment))
     summary = summarize(runs, settings.short_epochs)
     table = format_table(summary)
     with open(os.path.join(settings.workdir, "compress.md"), "w") as f:

@@ -8,7 +8,8 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from recipes.lib import common, measure
+from recipes.lib import common, measure, shipped
+from recipes.lib.accuracy_rows import STUDENTS
 from recipes.lib.export import CALIBRATION_EXAMPLES
 from tfkd.export import export_student
 
@@ -27,8 +28,6 @@ FORMATS = (
 def default_models(benchmark_workdir="workdirs/benchmark_accuracy", seed=0):
     """The shipped teacher and, from the accuracy benchmark's workdir, each
     reference student trained from scratch and by kd (seed 0)."""
-    from recipes.lib import shipped
-    from recipes.lib.benchmark_accuracy import STUDENTS
 
     found = {"teacher": shipped.teacher_path()}
     root = os.path.join(benchmark_workdir, "runs")

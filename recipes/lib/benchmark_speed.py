@@ -3,7 +3,6 @@ against the limit (one teacher forward + one student training step, written
 by hand), against `keras.distillation`, with caching and XLA."""
 
 import csv
-import dataclasses
 import os
 import statistics
 import time
@@ -12,33 +11,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipes.lib import measure
+from recipes.lib import benchmark_memory, measure
+from recipes.lib.speed_pairs import ALPHA, PAIRS, TEMPERATURE, TOP_K, VIEWS, compile_args, tfkd_distiller
 from tfkd import data as data_lib
-from tfkd import losses, models
-from tfkd.distiller import Distiller
 from tfkd.teacher_cache import cache_size, cache_teacher_outputs, cache_teacher_views
-
-TEMPERATURE, ALPHA = 4.0, 0.1
-
-
-@dataclasses.dataclass(frozen=True)
-class Pair:
-    """A teacher/student pair and the two layer pairs its hints use."""
-
-    name: str
-    student_width: int
-    hints: tuple = (("t_block1", "s_block1"), ("t_block2", "s_block2"))
-
-    def build(self, input_shape, num_classes):
-        teacher = models.get("cnn_teacher", input_shape, num_classes)
-        student = models.get("cnn_small", input_shape, num_classes, width=self.student_width)
-        return teacher, student
-
-
-# "small": the reference pair (student 5% of the teacher's parameters; hints
-# need adapters). "wide": the student's feature maps match the teacher's, so
-# keras.distillation's feature loss (no adapters) can run on the same work.
-PAIRS = {"small": Pair("small", 16), "wide": Pair("wide", 32)}
 
 
 def _ce(y, logits):
@@ -94,19 +70,6 @@ def limit_step(teacher, student, hints=()):
     return step
 
 
-def _compile_args(categorical=False, **kwargs):
-    loss = keras.losses.CategoricalCrossentropy if categorical else keras.losses.SparseCategoricalCrossentropy
-    return dict(optimizer=keras.optimizers.Adam(1e-3), loss=loss(from_logits=True), **kwargs)
-
-
-def _tfkd(teacher, student, pair, hints=False):
-    terms = [losses.SoftLabels(TEMPERATURE, weight=1 - ALPHA)]
-    if hints:
-        adapter = None if pair.name == "wide" else "auto"
-        terms += [losses.FeatureHint(t, s, adapter=adapter) for t, s in pair.hints]
-    return Distiller(teacher, student, losses=terms, student_loss_weight=ALPHA)
-
-
 def _keras(teacher, student, pair, features=False):
     from keras import distillation  # Keras >= 3.12
 
@@ -118,7 +81,6 @@ def _keras(teacher, student, pair, features=False):
     return distillation.Distiller(teacher, student, terms, weights, student_loss_weight=ALPHA)
 
 
-VIEWS, TOP_K = 8, 5
 # Rounds of the tfkd / keras.distillation duels (each round: one epoch each).
 # 30: the paired median of 8 rounds moved by about 1.5% between runs.
 DUEL_ROUNDS = 30
@@ -185,7 +147,7 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
         log(f"  {pair.name:6s} {name:42s} {n / seconds:9.0f} ex/s")
 
     def fit_row(name, model, reference, dataset=data, **compile_kwargs):
-        model.compile(**_compile_args(**compile_kwargs))
+        model.compile(**compile_args(**compile_kwargs))
         with measure.PeakRss() as probe:
             seconds = _fit_seconds(model, dataset, steps, repeats)
         record(name, seconds, reference, probe)
@@ -218,9 +180,15 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
     # tfkd against keras.distillation on the same work, timed in alternation
     # (one epoch each, in turn) so that drift in the machine's speed over the
     # run falls on both alike.
-    duels = [[("tfkd kd", _tfkd(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")]]
+    duels = [[("tfkd kd", tfkd_distiller(teacher, fresh_student(), pair), "limit: kd (hand-written tf.function)")]]
     duels.append(
-        [("tfkd kd + 2 hints", _tfkd(teacher, fresh_student(), pair, True), "limit: kd + 2 hints (hand-written)")]
+        [
+            (
+                "tfkd kd + 2 hints",
+                tfkd_distiller(teacher, fresh_student(), pair, True),
+                "limit: kd + 2 hints (hand-written)",
+            )
+        ]
     )
     if include_keras:
         duels[0].append(
@@ -236,7 +204,7 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
             )
     for duel in duels:
         for _, model, _ in duel:
-            model.compile(**_compile_args())
+            model.compile(**compile_args())
         with measure.PeakRss() as probe:
             rounds = measure.interleaved_epochs([model for _, model, _ in duel], data, steps, duel_rounds)
         for (name, _, reference), sec in zip(duel, rounds):
@@ -245,11 +213,11 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
                 rows[-1]["versus"] = duel[0][0]  # the tfkd row it was timed against
     fit_row(
         "tfkd kd, jit_compile",
-        _tfkd(teacher, fresh_student(), pair),
+        tfkd_distiller(teacher, fresh_student(), pair),
         "limit: kd (hand-written tf.function)",
         jit_compile=True,
     )
-    distiller = _tfkd(teacher, fresh_student(), pair)
+    distiller = tfkd_distiller(teacher, fresh_student(), pair)
     cached = cache_teacher_outputs(distiller, base).repeat()
     fit_row("tfkd kd, cached teacher outputs", distiller, "student only (student.fit)", dataset=cached)
     # Consistent teaching on augmented data (shifts, flips, mixup): online
@@ -260,12 +228,12 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
     fit_row("student only, augmented (student.fit)", fresh_student(), None, dataset=augmented, categorical=True)
     fit_row(
         "tfkd kd online, augmented",
-        _tfkd(teacher, fresh_student(), pair),
+        tfkd_distiller(teacher, fresh_student(), pair),
         "student only, augmented (student.fit)",
         dataset=augmented,
         categorical=True,
     )
-    distiller = _tfkd(teacher, fresh_student(), pair)
+    distiller = tfkd_distiller(teacher, fresh_student(), pair)
     start = time.perf_counter()
     views, _ = cache_teacher_views(
         distiller, examples, batch_size, augment=aug, views=VIEWS, top_k=TOP_K, steps_per_epoch=steps, verbose=0
@@ -289,105 +257,6 @@ def run_pair(pair, x, y, batch_size, steps, repeats, include_keras=True, log=pri
         f"break-even after {rows[-1]['break_even_epochs']:.1f} epochs"
     )
     return rows
-
-
-MEMORY_KINDS = ("student only, augmented", "tfkd kd, cached views")
-
-
-def memory_probe(kind, examples, batch_size=256):
-    """One training epoch of the `small` pair on the first `examples`
-    Fashion-MNIST images with the augmented pipeline (shifts, flips, mixup),
-    either the student alone or kd on cached views (K=8, top-5, filled
-    first). Meant to run in a fresh process (`memory_rows`).
-
-    Returns:
-        A dict with the peak RSS of this process in MiB (`VmHWM`) and,
-        for cached views, the cache's stated size in MiB.
-    """
-    if kind not in MEMORY_KINDS:
-        raise ValueError(f"Unknown memory probe {kind!r}; expected one of {list(MEMORY_KINDS)}.")
-    x, y = data_lib.load_arrays("fashion_mnist")["train"]
-    x, y = data_lib.to_float(x[:examples]), y[:examples].astype("int64")
-    spec = dict(input_shape=x.shape[1:], num_classes=10)
-    keras.utils.set_random_seed(0)
-    teacher, student = PAIRS["small"].build(**spec)
-    aug = data_lib.Augment(shift=2, flip=True, mixup=0.2, num_classes=10)
-    out = {"kind": kind, "examples": examples}
-    if kind == MEMORY_KINDS[0]:
-        model = student
-        dataset, steps = data_lib.seeded_epochs((x, y), batch_size, augment=aug)
-    else:
-        model = _tfkd(teacher, student, PAIRS["small"])
-        dataset, steps = cache_teacher_views(
-            model, (x, y), batch_size, augment=aug, views=VIEWS, top_k=TOP_K, verbose=0
-        )
-        out["cache_mib"] = cache_size(model, examples, VIEWS, TOP_K)[0] / 2**20
-    model.compile(**_compile_args(categorical=True))
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    out["peak_rss_mb"] = _own_peak_rss_mb()
-    return out
-
-
-def _own_peak_rss_mb():
-    """This process's peak resident memory in MiB. Linux's `VmHWM` counts
-    only this program; `getrusage`'s maximum would also count the memory of
-    the parent it was forked from, as it stood before `exec`."""
-    import resource
-
-    try:
-        with open("/proc/self/status") as f:
-            line = next(l for l in f if l.startswith("VmHWM:"))
-        return int(line.split()[1]) / 1024  # kB
-    except (OSError, StopIteration):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def memory_rows(examples, log=print):
-    """Runs each `memory_probe` in its own Python process (peak RSS is per
-    process) and checks the cache's memory target: peak RSS with cached views
-    ≤ the student-only run's + the cache's size + 10%.
-
-    Returns:
-        The two probe dicts; the cached one also has `limit_mb` and `met`.
-    """
-    import json
-    import subprocess
-    import sys
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = []
-    for kind in MEMORY_KINDS:
-        code = (
-            "import json; from recipes.lib.benchmark_speed import memory_probe; "
-            f"print('MEMORY ' + json.dumps(memory_probe({kind!r}, {int(examples)})))"
-        )
-        env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=root)
-        line = next((l for l in done.stdout.splitlines() if l.startswith("MEMORY ")), None)
-        if done.returncode or line is None:
-            raise RuntimeError(f"memory probe {kind!r} failed: {done.stderr.strip().splitlines()[-1:]}")
-        out.append(json.loads(line[len("MEMORY ") :]))
-        log(f"  memory {kind:28s} peak RSS {out[-1]['peak_rss_mb']:,.0f} MiB")
-    student, cached = out
-    cached["limit_mb"] = 1.1 * (student["peak_rss_mb"] + cached["cache_mib"])
-    cached["met"] = cached["peak_rss_mb"] <= cached["limit_mb"]
-    return out
-
-
-def format_memory(probes):
-    """The memory probes as a Markdown table."""
-    student, cached = probes
-    lines = [
-        "| run (own process, small pair, one epoch, shifts + flips + mixup) | examples | peak RSS | cache size |",
-        "|---|---:|---:|---:|",
-        f"| student only, augmented (student.fit) | {student['examples']:,} | {student['peak_rss_mb']:,.0f} MiB | |",
-        f"| tfkd kd, cached views (K={VIEWS}, top-{TOP_K}), fill included | {cached['examples']:,} | "
-        f"{cached['peak_rss_mb']:,.0f} MiB | {cached['cache_mib']:.1f} MiB |",
-        "",
-        f"Target: ≤ student-only + cache + 10% = {cached['limit_mb']:,.0f} MiB: "
-        f"{'met' if cached['met'] else 'missed'}.",
-    ]
-    return "\n".join(lines)
 
 
 def format_table(rows):
@@ -472,7 +341,7 @@ def run(
     if not only_memory:
         rows = _timed_rows(pairs, batch_size, steps, repeats, smoke, include_keras, workdir, print_fn, duel_rounds)
     if memory_examples:
-        memory = format_memory(memory_rows(memory_examples, log=print_fn))
+        memory = benchmark_memory.format_memory(benchmark_memory.memory_rows(memory_examples, log=print_fn))
         os.makedirs(workdir, exist_ok=True)
         with open(os.path.join(workdir, "memory.md"), "w") as f:
             f.write(memory + "\n")

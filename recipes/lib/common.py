@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recipes.lib import shipped
 from recipes.lib.config import FLIP_SAFE
 from tfkd import atomic
 from tfkd import data as data_lib
@@ -265,7 +266,6 @@ def export_once(student, student_path, export_dir, overwrite=False, settings=Non
         FileExistsError: if `export_dir` holds another export and
             `overwrite` is False.
     """
-    from recipes.lib import shipped
     from tfkd.export import export_student
 
     settings = dict(settings or {})

@@ -55,7 +55,7 @@ def random_init(student, path, seed):
     return path
 
 
-def run(config, workdir=None, export="int8", print_fn=print, baselines=False, short_epochs=0):
+def run(config, workdir=None, export="int8", print_fn=print, baselines=False, short_epochs=0, augment_baseline=True):
     """Prune, distil, quantize, check, export; print the table.
 
     Args:
@@ -69,7 +69,8 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
         baselines: also train the pruned architecture from random weights,
             from scratch and with the same distillation, same schedule (and,
             when `config.augment` is off, from scratch with the shift/flip
-            augmentation too: scratch's best augmentation).
+            augmentation too, unless `augment_baseline` is False: the
+            check that scratch does not train better with it).
         short_epochs: > 0: also distil the pruned student with a schedule of
             this many epochs (the same schedule, compressed), to compare a
             short budget with the baselines' full one.
@@ -140,7 +141,7 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
     if baselines:
         fresh = random_init(student, os.path.join(folder, f"random_{tag}_s{config.seed}.keras"), config.seed)
         runs = [("scratch", config.augment), (config.method, config.augment)]
-        if not config.augment:
+        if not config.augment and augment_baseline:
             runs.append(("scratch", True))
         for method, augment in runs:
             base = tuned if method != "scratch" else config

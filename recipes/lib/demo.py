@@ -5,8 +5,9 @@ import json
 import os
 import statistics
 
-from recipes.lib import common, distill, measure, shipped, train_teacher
+from recipes.lib import common, distill, export, measure, shipped, train_teacher
 from recipes.lib.config import Config
+from recipes.lib.evaluate import accuracy_of
 
 # The demo's student and settings: the reference MLP student, trained the
 # same way from scratch and with soft labels (settings from tune.py on the
@@ -100,7 +101,6 @@ def run(
         if os.path.exists(path):
             print_fn(f"Replacing the previous demo export {path}.")
     saved_model = common.export_once(student, best, saved_model_dir, overwrite=True)
-    from recipes.lib import export
 
     path = export.run(
         dataclasses.replace(base, export_dir=export_dir, overwrite=True),
@@ -111,7 +111,6 @@ def run(
     )
     with open(os.path.splitext(path)[0] + ".json") as f:
         report = json.load(f)
-    from recipes.lib.evaluate import accuracy_of
 
     arrays = common.split_arrays(base)
     x, y = arrays["test"]

@@ -1,5 +1,6 @@
 """Timing and memory probes for the benchmark recipes."""
 
+import json
 import os
 import resource
 import statistics
@@ -8,20 +9,27 @@ import time
 
 import keras
 import numpy as np
+import psutil
 import tensorflow as tf
 
 from tfkd.litert_model import LiteRTModel
 
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
 
 def rss_mb():
-    """The process's resident memory now, in MiB (Linux `/proc`; elsewhere
-    the peak so far, from `getrusage`)."""
+    """The process's resident memory now, in MiB (psutil)."""
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def peak_rss_mb():
+    """This process's peak resident memory in MiB. Linux's `VmHWM` counts
+    only this program; `getrusage`'s maximum (used elsewhere) would also
+    count the memory of the parent it was forked from, as it stood before
+    `exec`."""
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * _PAGE / 2**20
-    except OSError:
+        with open("/proc/self/status") as f:
+            line = next(l for l in f if l.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024  # kB
+    except (OSError, StopIteration):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -55,6 +63,26 @@ class PeakRss:
         self._stop.set()
         self._thread.join()
         self.peak_mb = max(self.peak_mb, rss_mb())
+
+
+class LossScaleRecorder(keras.callbacks.Callback):
+    """Records the loss scale and the skipped-step count after every batch
+    and writes them to a JSON file when training ends."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path, self.scale, self.skipped = path, [], []
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        if "loss_scale" in logs:
+            self.scale.append(float(logs["loss_scale"]))
+            self.skipped.append(float(logs.get("nonfinite_steps", 0.0)))
+
+    def on_train_end(self, logs=None):
+        if self.scale:
+            with open(self.path, "w") as f:
+                json.dump({"loss_scale": self.scale, "nonfinite_steps": self.skipped}, f)
 
 
 class EpochTimer(keras.callbacks.Callback):

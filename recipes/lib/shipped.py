@@ -1,11 +1,13 @@
 """The artefacts the repository ships: the reference teacher and the tuned
-distillation settings."""
+distillation settings (`recipes/results/tuned.json`, written by `tune.py`,
+read here and nowhere else)."""
 
+import dataclasses
 import hashlib
 import json
 import os
 
-from recipes.lib.tune import tuned_config
+from recipes.lib.config import Config
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 TEACHER = os.path.join(ROOT, "saved_models", "fashion_mnist_cnn_teacher.keras")
@@ -36,3 +38,16 @@ def tuned(config, method):
         return config
     with open(TUNED) as f:
         return tuned_config(config, json.load(f), method)
+
+
+def student_key(config):
+    """The student's key in tuned.json: its name and width."""
+    return f"{config.student}_w{config.student_width}" if config.student_width else config.student
+
+
+def tuned_config(config, tuned, method):
+    """`config` with the settings in `tuned` (tuned.json's content) for its
+    student and `method` (unchanged where nothing was tuned)."""
+    found = tuned.get(student_key(config), {}).get(method, {})
+    fields = {f.name for f in dataclasses.fields(Config)}
+    return dataclasses.replace(config, **{k: v for k, v in found.items() if k in fields})

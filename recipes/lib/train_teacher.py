@@ -8,7 +8,7 @@ import time
 
 from absl import logging
 
-from recipes.lib import common
+from recipes.lib import common, shipped
 from tfkd import models
 
 
@@ -69,8 +69,6 @@ def run(config, workdir=None):
 def ship(result, config, run_dir):
     """Copies the teacher to `config.ship_to` with a JSON record beside it:
     the command, commit, seed, test accuracy, training time and sha256."""
-    from recipes.lib import shipped
-
     target = config.ship_to
     os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
     shutil.copyfile(result["path"], target + ".tmp")

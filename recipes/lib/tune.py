@@ -7,8 +7,7 @@ import os
 
 import keras
 
-from recipes.lib import common
-from recipes.lib.config import Config
+from recipes.lib import common, shipped
 from recipes.lib.methods import TYPICAL_WEIGHT, build_losses
 from tfkd import models
 from tfkd.distiller import Distiller
@@ -123,15 +122,10 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
     }
 
 
-def _student_key(config):
-    """The student's key in tuned.json and in project names: name and width."""
-    return f"{config.student}_w{config.student_width}" if config.student_width else config.student
-
-
 def _project(base, method, grid):
     """The KerasTuner project: one per student, method and grid, so a search
     over another grid never resumes this one."""
-    name = f"{_student_key(base)}_{method}"
+    name = f"{shipped.student_key(base)}_{method}"
     if method in ("kd", "kd_mixup") and (tuple(grid["temperature"]), tuple(grid["alpha"])) != (TEMPERATURES, ALPHAS):
         name += (
             "_T" + "-".join(f"{t:g}" for t in grid["temperature"]) + "_a" + "-".join(f"{a:g}" for a in grid["alpha"])
@@ -181,7 +175,7 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output="", tempe
         for result in results.values():
             result["command"] = command
     if output:
-        key = _student_key(config)
+        key = shipped.student_key(config)
         merged = {}
         if os.path.exists(output):
             with open(output) as f:
@@ -191,12 +185,3 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output="", tempe
         with open(output, "w") as f:
             json.dump(merged, f, indent=2, sort_keys=True)
     return results
-
-
-def tuned_config(config, tuned, method):
-    """`config` with the settings `tune.run` found for its student and
-    `method` (unchanged where nothing was tuned)."""
-    key = _student_key(config)
-    found = tuned.get(key, {}).get(method, {})
-    fields = {f.name for f in dataclasses.fields(Config)}
-    return dataclasses.replace(config, **{k: v for k, v in found.items() if k in fields})

@@ -17,6 +17,7 @@ import tensorflow as tf
 from tfkd import atomic
 from tfkd.litert_model import LiteRTModel
 from tfkd.precision import recast
+from tfkd.version import __version__
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8", "int16x8")
 # Quantizations that calibrate activation ranges on representative data.
@@ -263,8 +264,6 @@ def write(path, content, report, overwrite):
     Raises:
         FileExistsError: if `path` or its report exists and `overwrite` is False.
     """
-    from tfkd import __version__
-
     json_path = sidecar_path(path)
     if not overwrite and (os.path.exists(path) or os.path.exists(json_path)):
         raise FileExistsError(
