@@ -18,8 +18,8 @@ from recipes.lib import flags as recipe_flags
 flags.DEFINE_string("workdir", "workdirs/benchmark_speed", "Where speed.md and speed.csv go.")
 flags.DEFINE_list("pairs", ["small", "wide"], f"Model pairs, from {list(benchmark_speed.PAIRS)}.")
 flags.DEFINE_integer("batch_size", 256, "Examples per step.")
-flags.DEFINE_integer("steps", 20, "Steps per timed epoch.")
-flags.DEFINE_integer("repeats", 3, "Timed epochs per row (after one warm-up epoch).")
+flags.DEFINE_integer("steps", benchmark_speed.STEPS, "Steps per timed epoch.")
+flags.DEFINE_integer("repeats", benchmark_speed.REPEATS, "Timed epochs per row (after one warm-up epoch).")
 flags.DEFINE_integer(
     "duel_rounds",
     benchmark_speed.DUEL_ROUNDS,

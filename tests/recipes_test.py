@@ -208,3 +208,8 @@ def models_for_compress(tmp_path):
     x = keras.layers.Dense(16, activation="relu")(keras.layers.Flatten()(x))
     model = keras.Model(i, keras.layers.Dense(10, dtype="float32")(x), name="small_teacher")
     return common.save_model(model, str(tmp_path / "teacher.keras"))
+
+
+def test_shipped_teacher_record_holds_the_command_that_trained_it():
+    command = train_teacher.command(Config(teacher_model="resnet14", epochs=8, augment=False, workdir="w"))
+    assert command == "python recipes/train_teacher.py --teacher_model=resnet14 --epochs=8 --noaugment --workdir=w"

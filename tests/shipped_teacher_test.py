@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from recipes.lib import common, shipped
 from tfkd import data
@@ -21,8 +22,9 @@ def test_the_shipped_teacher_matches_its_record():
     assert abs(np.mean(pred == y[:2000]) - record["test_accuracy"]) < 0.015
 
 
-def test_the_shipped_second_teacher_matches_its_record():
-    path = os.path.join(os.path.dirname(shipped.teacher_path()), "fashion_mnist_cnn_flat_w8_60ep.keras")
+@pytest.mark.parametrize("name", ["fashion_mnist_cnn_flat_w8_60ep", "fashion_mnist_resnet14_teacher"])
+def test_the_other_shipped_models_match_their_records(name):
+    path = os.path.join(os.path.dirname(shipped.teacher_path()), f"{name}.keras")
     with open(path[: -len(".keras")] + ".json") as f:
         record = json.load(f)
     assert shipped.sha256(path) == record["sha256"]

@@ -81,6 +81,8 @@ def _keras(teacher, student, pair, features=False):
     return distillation.Distiller(teacher, student, terms, weights, student_loss_weight=ALPHA)
 
 
+# Steps per timed epoch and timed epochs per row (after one warm-up epoch).
+STEPS, REPEATS = 20, 3
 # Rounds of the tfkd / keras.distillation duels (each round: one epoch each).
 # 30: the paired median of 8 rounds moved by about 1.5% between runs.
 DUEL_ROUNDS = 30
@@ -300,8 +302,8 @@ def run(
     workdir,
     pairs=("small", "wide"),
     batch_size=256,
-    steps=30,
-    repeats=4,
+    steps=STEPS,
+    repeats=REPEATS,
     smoke=False,
     include_keras=True,
     print_fn=print,

@@ -66,12 +66,14 @@ def train_size(config):
 
 
 def worker_index():
-    """This process's worker index under TF_CONFIG (0 without one)."""
+    """This process's worker index under TF_CONFIG (0 without one, or for the
+    chief), as TensorFlow's own `TFConfigClusterResolver` reads it."""
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
     try:
-        task = json.loads(os.environ.get("TF_CONFIG", "{}")).get("task", {})
-    except ValueError:
+        task_type, task_id = resolver.task_type, resolver.task_id
+    except ValueError:  # TF_CONFIG that is not JSON: make_strategy reports it
         return 0
-    return int(task.get("index", 0)) if task.get("type", "worker") in ("worker", "chief") else 0
+    return int(task_id or 0) if task_type in (None, "worker") else 0
 
 
 def own_folder(workdir):

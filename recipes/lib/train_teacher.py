@@ -1,14 +1,15 @@
 """Library side of `recipes/train_teacher.py`."""
 
+import dataclasses
 import json
 import os
 import shutil
-import subprocess
 import time
 
 from absl import logging
 
 from recipes.lib import common, shipped
+from recipes.lib.config import Config
 from tfkd import models
 
 
@@ -77,18 +78,9 @@ def ship(result, config, run_dir):
     if os.path.exists(os.path.join(run_dir, "train_seconds.json")):
         with open(os.path.join(run_dir, "train_seconds.json")) as f:
             seconds = json.load(f)["seconds"]
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
-            ).stdout.strip()
-            or None
-        )
-    except (OSError, subprocess.SubprocessError):
-        commit = None
     record = {
-        "command": f"python recipes/train_teacher.py --workdir={config.workdir} --ship_to={target}",
-        "commit": commit,
+        "command": command(config),
+        "commit": common.commit(),
         "seed": config.seed,
         "model": config.teacher_model,
         "epochs": config.resolved_epochs("teacher"),
@@ -98,6 +90,22 @@ def ship(result, config, run_dir):
         "machine": common.machine(),
         "sha256": shipped.sha256(target),
     }
-    with open(os.path.splitext(target)[0] + ".json", "w") as f:
-        json.dump(record, f, indent=2)
+    common.write_json_atomically(os.path.splitext(target)[0] + ".json", record)
     return target
+
+
+def command(config):
+    """The command line that trains this teacher: every setting that differs
+    from the defaults, as a flag."""
+    default = dataclasses.asdict(Config())
+    flags = []
+    for key, value in dataclasses.asdict(config).items():
+        if value == default[key]:
+            continue
+        if isinstance(value, bool):
+            flags.append(f"--{key}" if value else f"--no{key}")
+        elif isinstance(value, (tuple, list)):
+            flags.append(f"--{key}={','.join(map(str, value))}")
+        else:
+            flags.append(f"--{key}={value}")
+    return " ".join(["python recipes/train_teacher.py", *flags])
