@@ -1,5 +1,6 @@
 """What every recipe does: data splits, precision, strategy, callbacks, I/O."""
 
+import csv
 import json
 import math
 import os
@@ -175,12 +176,30 @@ def epochs(config, role="student"):
 
 def callbacks(run_dir):
     """Resumable training: atomic backups every epoch (student, adapters,
-    optimizer, loss scale; never a teacher) and TensorBoard logs under
+    optimizer, loss scale; never a teacher), TensorBoard logs and the
+    per-epoch metrics (`history.csv`, appended across resumes) under
     `run_dir`."""
+    os.makedirs(run_dir, exist_ok=True)
     return [
         AtomicBackupAndRestore(os.path.join(run_dir, "backup")),
         keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
     ]
+
+
+def history(run_dir):
+    """The per-epoch metrics of a run from its `history.csv`, every epoch
+    once (a resumed run's repeated epoch keeps its last record).
+
+    Returns:
+        `{metric: [value per epoch]}`.
+    """
+    by_epoch = {}
+    with open(os.path.join(run_dir, "history.csv")) as f:
+        for row in csv.DictReader(f):
+            by_epoch[int(row.pop("epoch"))] = row
+    metrics = by_epoch[min(by_epoch)].keys() if by_epoch else ()
+    return {k: [float(by_epoch[e][k]) for e in sorted(by_epoch)] for k in metrics}
 
 
 def save_model(model, path):

@@ -107,7 +107,7 @@ def run(config, workdir=None, extra_callbacks=()):
         train, steps = common.train_dataset(config, common.resume_epoch(run_dir), model if distil else None)
         with strategy.scope():
             model.compile(**common.compile_args(config, steps))
-        history = model.fit(
+        model.fit(
             train,
             validation_data=val,
             epochs=common.epochs(config),
@@ -127,7 +127,8 @@ def run(config, workdir=None, extra_callbacks=()):
             "method": config.method,
             "student": config.student,
             "seed": config.seed,
-            "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            # Every epoch, those before a resume included.
+            "history": common.history(run_dir),
             "settings": _settings(config),
         }
         reference = teacher_paths[0] if teacher_paths else config.reference_teacher
