@@ -247,8 +247,9 @@ def run(settings, print_fn=print):
             f"{list(settings.seeds)}, {settings.epochs}, {settings.short_epochs}."
         )
     runs = {}
-    for keep in settings.keeps:
-        for seed in settings.seeds:
+    # Seed by seed, every size: an interrupted benchmark has all sizes on its first seeds.
+    for seed in settings.seeds:
+        for keep in settings.keeps:
             config = Config(
                 teacher=settings.teacher,
                 keep=keep,
