@@ -149,15 +149,20 @@ def test_list_flags_with_integer_defaults_reach_the_settings_as_integers():
 
 
 def test_deploy_benchmark_takes_the_reference_width_not_the_curve_widths(tmp_path):
+    import json
+
     from recipes.lib import benchmark_deploy
 
-    for name in ("mlp_small_w32_kd_s0", "mlp_small_w128_kd_s0", "mlp_small_w256_kd_s0", "mlp_small_w128_kd_s1"):
-        folder = tmp_path / "runs" / "float32_e60_n0" / "mlp" / "kd" / name
+    runs = [("a", 32, 0, "kd"), ("b", 128, 0, "kd"), ("c", 256, 0, "kd"), ("d", 128, 1, "kd"), ("e", 128, 0, "dkd")]
+    for name, width, seed, row in runs:
+        folder = tmp_path / "runs" / name
         folder.mkdir(parents=True)
         (folder / "student.keras").write_text("")
+        identity = {"student": "mlp", "row": row, "width": width, "examples": 0, "precision": "float32"}
+        (folder / "result.json").write_text(json.dumps({"seed": seed, "identity": identity}))
     found = benchmark_deploy.default_models(str(tmp_path))
-    assert found["mlp_kd"].endswith(os.path.join("mlp_small_w128_kd_s0", "student.keras"))
-    assert "mlp_scratch" not in found
+    assert found["mlp_kd"] == str(tmp_path / "runs" / "b" / "student.keras")
+    assert "mlp_scratch" not in found and "mlp_dkd" not in found
 
 
 def test_overhead_benchmark_times_both_fits_on_the_same_batches():

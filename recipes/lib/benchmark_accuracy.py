@@ -183,7 +183,9 @@ class Benchmark:
         config = self.row_config(student, row, seed, teachers, width, precision, epochs, examples)
         folder = os.path.join(self.s.workdir, "runs", f"{precision}_e{config.epochs}_n{examples}", student, slug(row))
         start = time.perf_counter()
-        result = distill.run(config, folder, extra_callbacks=callbacks)
+        identity = {"student": student, "row": row, "width": config.student_width, "examples": examples}
+        identity["precision"] = precision
+        result = distill.run(config, folder, extra_callbacks=callbacks, identity=identity)
         self._record("student", student, row, seed, precision, result, start, 0 if width is None else width, examples)
         return result
 
@@ -277,6 +279,19 @@ class Benchmark:
         return points
 
 
+def run_results(workdir):
+    """The `result.json` of every finished student run under `workdir/runs`
+    that names its row (`identity`), each with its `student_path`."""
+    out = []
+    for folder, _, files in sorted(os.walk(os.path.join(workdir, "runs"))):
+        if "result.json" in files and "student.keras" in files:
+            with open(os.path.join(folder, "result.json")) as f:
+                result = json.load(f)
+            if "identity" in result:
+                out.append({**result, "student_path": os.path.join(folder, "student.keras")})
+    return out
+
+
 def collect(settings, print_fn=print):
     """Rebuilds `results.csv`, `table.md` and the compression curve from the
     finished runs in `settings.workdir` (no training): for results made by
@@ -308,24 +323,17 @@ def collect(settings, print_fn=print):
         }
     ]
     curve = []
-    root = os.path.join(workdir, "runs")
-    for folder, _, files in sorted(os.walk(root)):
-        parts = os.path.relpath(folder, root).split(os.sep)
-        if "result.json" not in files or len(parts) != 4 or parts[1] not in STUDENTS:
+    for result in run_results(workdir):
+        identity = result["identity"]
+        student, row, width = identity["student"], identity["row"], identity["width"]
+        if identity["precision"] != "float32" or identity["examples"] or student not in STUDENTS or row not in ROWS:
             continue
-        (precision, epochs_examples), student, slug, name = parts[0].split("_", 1), parts[1], parts[2], parts[3]
-        row = next((r for r in ROWS if slug(r) == slug), None)
-        if row is None or precision != "float32" or not epochs_examples.endswith("_n0"):
-            continue
-        with open(os.path.join(folder, "result.json")) as f:
-            result = json.load(f)
-        default = STUDENTS[student]["student_width"]
-        width = int(name.split("_w")[1].split("_")[0]) if "_w" in name else 0
-        seconds = next((v for k, v in known.items() if k.endswith(os.path.join(folder, "student.keras"))), 0.0)
+        path = result["student_path"]
+        seconds = next((v for k, v in known.items() if k.endswith(path)), 0.0)
         entry = {
             "kind": "student",
             "model": student,
-            "width": 0 if width == default else width,
+            "width": 0 if width == STUDENTS[student]["student_width"] else width,
             "examples": 0,
             "row": row,
             "seed": result["seed"],

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from recipes.lib import common, measure, shipped
+from recipes.lib import benchmark_accuracy, common, measure, shipped
 from recipes.lib.accuracy_rows import STUDENTS
 from recipes.lib.export import CALIBRATION_EXAMPLES
 from tfkd.export import export_student
@@ -30,16 +30,19 @@ def default_models(benchmark_workdir="workdirs/benchmark_accuracy", seed=0):
     reference student trained from scratch and by kd (seed 0)."""
 
     found = {"teacher": shipped.teacher_path()}
-    root = os.path.join(benchmark_workdir, "runs")
-    for folder, _, files in sorted(os.walk(root)):
-        parts = os.path.relpath(folder, root).split(os.sep)
-        if "student.keras" in files and len(parts) == 4 and parts[1] in STUDENTS and parts[2] in ("scratch", "kd"):
-            spec = STUDENTS[parts[1]]
-            # The reference width only (the compression curve's other widths
-            # sit in the same folders).
-            name = f"{spec['student']}_w{spec['student_width']}_{parts[2]}_s{seed}"
-            if parts[3] == name and parts[0].endswith("_n0"):
-                found[f"{parts[1]}_{parts[2]}"] = os.path.join(folder, "student.keras")
+    for result in benchmark_accuracy.run_results(benchmark_workdir):
+        identity = result["identity"]
+        student, row = identity["student"], identity["row"]
+        # The reference width only (the compression curve's other widths sit beside it).
+        if (
+            student in STUDENTS
+            and row in ("scratch", "kd")
+            and result["seed"] == seed
+            and identity["width"] in (0, STUDENTS[student]["student_width"])
+            and identity["precision"] == "float32"
+            and not identity["examples"]
+        ):
+            found[f"{student}_{row}"] = result["student_path"]
     return found
 
 

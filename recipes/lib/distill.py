@@ -44,7 +44,7 @@ def _check_same_settings(saved, wanted, run_dir):
         )
 
 
-def run(config, workdir=None, extra_callbacks=()):
+def run(config, workdir=None, extra_callbacks=(), identity=None):
     """Trains `config.student` with `config.method` and reports test accuracy.
 
     `method="scratch"` trains the student on hard labels alone. The run's
@@ -56,6 +56,9 @@ def run(config, workdir=None, extra_callbacks=()):
         config: a `recipes.lib.config.Config`.
         workdir: output folder. Defaults to `config.workdir`.
         extra_callbacks: more Keras callbacks for `fit`.
+        identity: JSON-able facts naming the run for whoever collects the
+            results (e.g. a benchmark's row and student), kept in its
+            `result.json` under `"identity"`.
 
     Returns:
         A dict with `test_accuracy`, `params`, `student_path` (and
@@ -136,6 +139,9 @@ def run(config, workdir=None, extra_callbacks=()):
             result["agreement"] = common.agreement(student, common.load_model(reference), test)
         with open(result_path, "w") as f:
             json.dump(result, f)
+    if identity is not None and result.get("identity") != identity:
+        result["identity"] = identity
+        common.write_json_atomically(result_path, {k: v for k, v in result.items() if k != "student_path"})
     result["student_path"] = student_path
     if config.export_dir and common.worker_index() == 0:
         result["export_path"] = common.export_once(student, student_path, config.export_dir, config.overwrite)
