@@ -139,6 +139,7 @@ def test_demo_smoke(tmp_path):
         print_fn=lines.append,
         seeds=(0, 1),
         saved_model_dir=saved,
+        compress_export=str(tmp_path / "pruned_int8.tflite"),
     )
     assert [r["model"] for r in rows] == [
         "teacher (cnn_teacher)",
@@ -146,8 +147,12 @@ def test_demo_smoke(tmp_path):
         "student, distilled (kd)",
         "student, distilled (seed 0), SavedModel",
         "student, distilled (seed 0), int8 LiteRT",
+        "teacher cut to half its channels + kd (3 epochs)",
+        "teacher cut to half its channels + kd (3 epochs), int8 LiteRT",
     ]
-    assert len({r["params"] for r in rows[1:]}) == 1
+    assert len({r["params"] for r in rows[1:5]}) == 1
+    assert rows[5]["params"] == rows[6]["params"] < rows[0]["params"] / 3  # a quarter of the teacher
+    assert os.path.exists(tmp_path / "pruned_int8.tflite")
     for row in rows[1:3]:  # the mean and spread of the two seeds' runs
         accs = row["test_accuracies"]
         assert len(accs) == 2 and row["test_accuracy"] == pytest.approx(np.mean(accs))

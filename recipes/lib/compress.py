@@ -110,7 +110,9 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
             agreement=common.agreement(student, teacher, test),
         ),
     ]
-    tuned = shipped.tuned(config, "kd") if config.method == "kd" else config
+    # The trainings export nothing themselves: `export_dir` is the int8 file below.
+    train = dataclasses.replace(config, export_dir="")
+    tuned = shipped.tuned(train, "kd") if config.method == "kd" else train
     result = distill.run(dataclasses.replace(tuned, student_init=pruned_path), workdir)
     trained = common.load_model(result["student_path"], "student")
     rows.append(
@@ -144,7 +146,7 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
         if not config.augment and augment_baseline:
             runs.append(("scratch", True))
         for method, augment in runs:
-            base = tuned if method != "scratch" else config
+            base = tuned if method != "scratch" else train
             run_config = dataclasses.replace(
                 base, method=method, augment=augment, student_init=fresh, reference_teacher=config.teacher
             )
