@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: setup data test test-fast lint demo tune benchmark-speed benchmark-accuracy benchmark-deploy benchmark-overhead clean
+.PHONY: setup data test test-fast lint demo tune benchmark-speed benchmark-accuracy benchmark-deploy benchmark-overhead benchmark-compress clean
 
 setup: $(STAMP)
 
@@ -58,6 +58,9 @@ benchmark-deploy: setup data
 
 benchmark-overhead: setup data
 	$(PY) recipes/benchmark_overhead.py --workdir=workdirs/benchmark_overhead
+
+benchmark-compress: setup data
+	$(PY) recipes/benchmark_compress.py --workdir=workdirs/benchmark_compress
 
 # The searches behind recipes/results/tuned.json (see docs/results.md).
 tune: setup data

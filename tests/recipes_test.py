@@ -224,7 +224,5 @@ def test_history_keeps_every_epoch_across_a_resume(tmp_path):
     from recipes.lib import common
 
     # Epochs 0-1, then a run killed after writing epoch 1 resumes at epoch 1.
-    (tmp_path / "history.csv").write_text(
-        "epoch,accuracy,val_accuracy\n0,0.5,0.4\n1,0.6,0.5\n1,0.65,0.55\n2,0.7,0.6\n"
-    )
+    (tmp_path / "history.csv").write_text("epoch,accuracy,val_accuracy\n0,0.5,0.4\n1,0.6,0.5\n1,0.65,0.55\n2,0.7,0.6\n")
     assert common.history(str(tmp_path)) == {"accuracy": [0.5, 0.65, 0.7], "val_accuracy": [0.4, 0.55, 0.6]}
