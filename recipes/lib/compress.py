@@ -100,10 +100,9 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
     x, y = common.split_arrays(config)["test"]
     x = x.astype(np.float32) / 255.0
     rows = [
-        _row("teacher", teacher, report.params_before, report.macs_before, teacher.evaluate(test, verbose=0)[1]),
+        _row("teacher", report.params_before, report.macs_before, teacher.evaluate(test, verbose=0)[1]),
         _row(
             "pruned (BatchNorm re-estimated), before training",
-            student,
             report.params_after,
             report.macs_after,
             student.evaluate(test, verbose=0)[1],
@@ -114,32 +113,16 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
     train = dataclasses.replace(config, export_dir="")
     tuned = shipped.tuned(train, "kd") if config.method == "kd" else train
     result = distill.run(dataclasses.replace(tuned, student_init=pruned_path), workdir)
-    trained = common.load_model(result["student_path"], "student")
-    rows.append(
-        _row(
-            f"pruned + {config.method}",
-            trained,
-            report.params_after,
-            report.macs_after,
-            result["test_accuracy"],
-            agreement=result.get("agreement"),
-        )
-    )
-    rows[-1]["history"] = result.get("history", {})
+
+    def trained_row(name, res):
+        row = _row(name, report.params_after, report.macs_after, res["test_accuracy"], res.get("agreement"))
+        return {**row, "history": res.get("history", {})}
+
+    rows.append(trained_row(f"pruned + {config.method}", result))
     if short_epochs:
         short_dir = os.path.join(workdir, f"epochs{short_epochs}")
         res = distill.run(dataclasses.replace(tuned, student_init=pruned_path, epochs=short_epochs), short_dir)
-        rows.append(
-            _row(
-                f"pruned + {config.method}, {short_epochs} epochs",
-                trained,
-                report.params_after,
-                report.macs_after,
-                res["test_accuracy"],
-                agreement=res.get("agreement"),
-            )
-        )
-        rows[-1]["history"] = res.get("history", {})
+        rows.append(trained_row(f"pruned + {config.method}, {short_epochs} epochs", res))
     if baselines:
         fresh = random_init(student, os.path.join(folder, f"random_{tag}_s{config.seed}.keras"), config.seed)
         runs = [("scratch", config.augment), (config.method, config.augment)]
@@ -151,20 +134,8 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
                 base, method=method, augment=augment, student_init=fresh, reference_teacher=config.teacher
             )
             res = distill.run(run_config, workdir if augment == config.augment else os.path.join(workdir, "augment"))
-            name = f"same architecture, random init, {method}" + (
-                " + augmentation" if augment != config.augment else ""
-            )
-            rows.append(
-                _row(
-                    name,
-                    trained,
-                    report.params_after,
-                    report.macs_after,
-                    res["test_accuracy"],
-                    agreement=res.get("agreement"),
-                )
-            )
-            rows[-1]["history"] = res.get("history", {})
+            extra = " + augmentation" if augment != config.augment else ""
+            rows.append(trained_row(f"same architecture, random init, {method}{extra}", res))
     if export == "int8":
         path = config.export_dir or os.path.join(folder, f"student_{tag}_s{config.seed}_int8.tflite")
         path = export_lib.run(
@@ -193,7 +164,7 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
     return rows
 
 
-def _row(name, model, params, macs, accuracy, agreement=1.0):
+def _row(name, params, macs, accuracy, agreement=1.0):
     return {
         "model": name,
         "params": params,
