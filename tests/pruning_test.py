@@ -256,6 +256,13 @@ def test_depth_pruning_drops_the_block_that_changes_the_outputs_least():
     names = {l.name for l in shallower.layers}
     assert "c1a" not in names and "c1b" not in names and {"c0a", "c2b", "head"} <= names
     np.testing.assert_allclose(shallower(x).numpy(), model(x).numpy(), atol=EXACT, rtol=0)
+    # The report counts the dropped block's layers as removed, in the totals too.
+    report = tfkd.prune_report(model, shallower)
+    removed = {r.name: r for r in report.rows if r.removed}
+    assert set(removed) >= {"c1a", "c1b"} and removed["c1a"].macs_after == 0 and removed["c1a"].macs_before > 0
+    assert report.macs_before == sum(r.macs_before for r in report.rows) > report.macs_after
+    assert report.macs_before - report.macs_after == sum(r.macs_before for r in removed.values())
+    assert "| c1a | Conv2D |" in str(report) and "→ removed |" in str(report)
     by_name = tfkd.prune_depth(model, drop=["block0", "block2"])
     assert {"c0a", "c2a"}.isdisjoint(l.name for l in by_name.layers)
     assert by_name.count_params() < model.count_params() and by_name.output_shape == model.output_shape

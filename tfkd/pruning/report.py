@@ -38,7 +38,9 @@ def layer_macs(layer, input_shape, output_shape):
 
 @dataclasses.dataclass
 class LayerRow:
-    """One layer before and after pruning."""
+    """One layer before and after pruning (`removed`: dropped with its block
+    by depth pruning; its after-counts are 0).
+    """
 
     name: str
     kind: str
@@ -48,6 +50,7 @@ class LayerRow:
     params_after: int
     macs_before: int
     macs_after: int
+    removed: bool = False
 
 
 @dataclasses.dataclass
@@ -75,8 +78,9 @@ class PruneReport:
             "|---|---|---:|---:|---:|",
         ]
         for r in self.rows:
+            after = "removed" if r.removed else r.channels_after
             lines.append(
-                f"| {r.name} | {r.kind} | {r.channels_before} → {r.channels_after} | "
+                f"| {r.name} | {r.kind} | {r.channels_before} → {after} | "
                 f"{r.params_before:,} → {r.params_after:,} | {r.macs_before:,} → {r.macs_after:,} |"
             )
         lines.append(
@@ -127,7 +131,11 @@ def prune_report(original, pruned, print_fn=None):
     rows = []
     for name, (layer, in_shape, out_shape) in before.items():
         other = after.get(name)
-        if other is None:
+        macs = layer_macs(layer, in_shape, out_shape)
+        if other is None:  # dropped with its residual block
+            rows.append(
+                LayerRow(name, type(layer).__name__, int(out_shape[-1]), 0, layer.count_params(), 0, macs, 0, True)
+            )
             continue
         p_layer, p_in, p_out = other
         rows.append(
@@ -138,7 +146,7 @@ def prune_report(original, pruned, print_fn=None):
                 int(p_out[-1]),
                 layer.count_params(),
                 p_layer.count_params(),
-                layer_macs(layer, in_shape, out_shape),
+                macs,
                 layer_macs(p_layer, p_in, p_out),
             )
         )
