@@ -161,6 +161,7 @@ def test_demo_smoke(tmp_path):
     assert os.path.exists(export) and os.path.exists(export.replace(".tflite", ".json"))
     assert os.path.exists(os.path.join(saved, "saved_model.pb"))
     assert lines[-1].startswith("Distillation: ") and "2 paired seeds" in lines[-1]
+    assert f"scores {100 * rows[4]['test_accuracy']:.2f}%. " in lines[-1]  # the MLP's int8 file
 
 
 def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_path):
