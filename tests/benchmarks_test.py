@@ -1,13 +1,14 @@
 """The benchmark recipes at smoke size: every row, column and file."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from recipes.lib import benchmark_accuracy, benchmark_memory, benchmark_speed
+from recipes.lib import benchmark_accuracy, benchmark_memory, benchmark_speed, shipped
 
 pytestmark = pytest.mark.slow
 
@@ -131,6 +132,32 @@ def test_two_teacher_rows_take_both_teachers_and_mixup_only_where_named(tmp_path
     assert (two_mixup.teachers, two_mixup.views, two_mixup.method) == (("a.keras", "b.keras"), 8, "kd")
     assert two_mixup.mixup == one_mixup.mixup > 0 and two_mixup.cache_teacher
     assert one_mixup.teachers == () and one_mixup.teacher == "a.keras"
+
+
+def test_logit_method_rows_on_the_ensemble_take_their_own_tuned_settings(tmp_path):
+    """'kd std+mixup (2 teachers)' is standardized kd with kd_std's tuned
+    T and α on both teachers' mixup views; 'dist+mixup (2 teachers)' is DIST
+    with dist's; neither takes the other's settings."""
+    bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
+    teachers = {
+        benchmark_accuracy.TEACHER: {"path": "a.keras"},
+        benchmark_accuracy.SECOND_TEACHER: {"path": "b.keras"},
+    }
+    std_row, dist_row, std_plain = (
+        bench.row_config("mlp", r, 0, teachers)
+        for r in ("kd std+mixup (2 teachers)", "dist+mixup (2 teachers)", "kd std")
+    )
+    tuned = json.load(open(shipped.TUNED))["mlp_small_w128"]
+    assert (std_row.method, std_row.standardize, std_row.teachers) == ("kd", True, ("a.keras", "b.keras"))
+    assert (std_row.temperature, std_row.alpha) == (tuned["kd_std"]["temperature"], tuned["kd_std"]["alpha"])
+    assert (std_row.temperature, std_row.alpha) == (std_plain.temperature, std_plain.alpha)
+    assert std_row.mixup > 0 and std_row.views == 8 and std_row.cache_teacher
+    assert (dist_row.method, dist_row.standardize, dist_row.mixup > 0) == ("dist", False, True)
+    assert (dist_row.dist_temperature, dist_row.dist_beta) == (
+        tuned["dist"]["dist_temperature"],
+        tuned["dist"]["dist_beta"],
+    )
+    assert dist_row.temperature == tuned["kd"]["temperature"]  # dist's row does not take kd std's T
 
 
 def test_list_flags_with_integer_defaults_reach_the_settings_as_integers():

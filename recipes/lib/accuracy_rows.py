@@ -7,7 +7,11 @@ TEACHER, SECOND_TEACHER = "cnn_teacher", "mlp_teacher"
 MULTI = "kd (2 teachers)"
 # Soft labels of the two-teacher ensemble on mixup views (function matching).
 MULTI_MIXUP = "kd+mixup (2 teachers)"
-MULTI_ROWS = (MULTI, MULTI_MIXUP)
+# Standardized soft labels and DIST from the two-teacher ensemble, on the
+# training images or on the same mixup views as the student.
+STD_MULTI, DIST_MULTI = "kd std (2 teachers)", "dist (2 teachers)"
+STD_MULTI_MIXUP, DIST_MULTI_MIXUP = "kd std+mixup (2 teachers)", "dist+mixup (2 teachers)"
+MULTI_ROWS = (MULTI, MULTI_MIXUP, STD_MULTI, DIST_MULTI, STD_MULTI_MIXUP, DIST_MULTI_MIXUP)
 # Consistent kd with the teacher run on every augmented batch, and kd on
 # cached views keeping only the 5 largest teacher logits: the accuracy parity
 # of the view cache is "kd top-5" against "kd online".
@@ -40,6 +44,10 @@ ROWS = (
     STANDARDIZED,
     "crd",
     "kd+crd",
+    STD_MULTI,
+    DIST_MULTI,
+    STD_MULTI_MIXUP,
+    DIST_MULTI_MIXUP,
 )
 SCRATCH_ROWS = ("scratch", "scratch+mixup")
 # The reference students: builder, width and the augmentation that served
@@ -57,6 +65,27 @@ def applicable(student, row):
     """Whether `row` can run on `student` (attention transfer needs conv maps)."""
     name = STUDENTS[student]["student"] if student in STUDENTS else student
     return not ("at" in row.replace(" ", "+").split("+") and "block1" not in models.TAPS.get(name, {}))
+
+
+def parse(row):
+    """What a row name means: `(method, standardize, mixup, two_teachers,
+    tuned_key)`, where `tuned_key` names the search in `tuned.json` whose
+    settings the row takes ("" for scratch).
+
+    Example: `parse("kd std+mixup (2 teachers)")` is
+    `("kd", True, True, True, "kd_std")`.
+    """
+    two_teachers = row in MULTI_ROWS
+    base = row.split(" (")[0]
+    mixup = base.endswith("+mixup")
+    base = base.removesuffix("+mixup")
+    standardize = base == STANDARDIZED
+    if base in SCRATCH_ROWS:
+        return "scratch", False, mixup, two_teachers, ""
+    if base in ("kd", "kd pure", ONLINE, TOP5, STANDARDIZED):
+        key = "kd_std" if standardize else "kd_mixup" if mixup else "kd"
+        return "kd", standardize, mixup, two_teachers, key
+    return base, False, mixup, two_teachers, base.split("+")[-1]
 
 
 def slug(row):

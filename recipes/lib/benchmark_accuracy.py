@@ -20,13 +20,12 @@ from recipes.lib.accuracy_rows import (
     MULTI_ROWS,
     ONLINE,
     ROWS,
-    SCRATCH_ROWS,
     SECOND_TEACHER,
-    STANDARDIZED,
     STUDENTS,
     TEACHER,
     TOP5,
     applicable,
+    parse,
     slug,
 )
 from recipes.lib.config import Config
@@ -152,24 +151,23 @@ class Benchmark:
             spec["student_width"] = width
         if self.s.augment != "default":
             spec["augment"] = self.s.augment == "on"
-        mixup = MIXUP if "+mixup" in row else 0.0
-        soft_label_rows = ("kd+mixup", "kd pure", ONLINE, TOP5, STANDARDIZED, *MULTI_ROWS)
-        method = "scratch" if row in SCRATCH_ROWS else "kd" if row in soft_label_rows else row
+        method, standardize, mixup, two_teachers, tuned_key = parse(row)
+        mixup = MIXUP if mixup else 0.0
         config = self.config(seed, precision, epochs, method=method, mixup=mixup, train_examples=examples, **spec)
         if method != "scratch":
-            # Settings found on the validation split; rows with mixup tuned with it.
-            # Settings of the row's own search where there is one (kd_mixup for
-            # function matching), else those found for plain kd.
-            config = shipped.tuned(shipped.tuned(config, "kd"), "kd_mixup" if mixup else method.split("+")[-1])
+            # Settings found on the validation split: those of plain kd, then
+            # those of the row's own search where there is one (kd_mixup for
+            # function matching, kd_std for standardized soft labels).
+            config = shipped.tuned(shipped.tuned(config, "kd"), tuned_key)
         if row == "kd pure":
             config = dataclasses.replace(config, alpha=0.0)
-        if row == STANDARDIZED:
-            config = shipped.tuned(dataclasses.replace(config, standardize=True), "kd_std")
-        paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if row in MULTI_ROWS else [])
+        if standardize:
+            config = dataclasses.replace(config, standardize=True)
+        paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if two_teachers else [])
         augmented = config.augment or config.mixup
         return dataclasses.replace(
             config,
-            teachers=tuple(paths) if row in MULTI_ROWS else (),
+            teachers=tuple(paths) if two_teachers else (),
             teacher=paths[0] if method != "scratch" else "",
             reference_teacher=teachers[TEACHER]["path"],
             cache_teacher=all(m in CACHED_METHODS for m in method.split("+")) and row != ONLINE,
