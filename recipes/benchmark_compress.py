@@ -22,6 +22,7 @@ from recipes.lib import flags as recipe_flags
 flags.DEFINE_string("teacher", shipped.teacher_path(), "The trained teacher to cut the students from.")
 flags.DEFINE_list("keeps", ["0.5", "0.32"], "Fractions of each layer's channels kept.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds (each: its own random init and batch order).")
+flags.DEFINE_enum("keep_by", "uniform", ["uniform", "search"], "Channels per layer: uniform, or search_keep.")
 flags.DEFINE_integer("epochs", 10, "Epochs of every training run.")
 flags.DEFINE_integer("short_epochs", 2, "Also distil the pruned student in this many epochs (0: not).")
 flags.DEFINE_string("workdir", "workdirs/benchmark_compress", "Where the runs, compress.md and compress.png go.")
@@ -37,6 +38,7 @@ def main(argv):
         teacher=f.teacher,
         keeps=tuple(float(k) for k in f.keeps),
         seeds=tuple(int(s) for s in f.seeds),
+        keep_by=f.keep_by,
         epochs=f.epochs,
         short_epochs=f.short_epochs,
         workdir=f.workdir,

@@ -295,3 +295,58 @@ def test_batchnorm_statistics_are_re_estimated_on_the_calibration_images():
     np.testing.assert_allclose(bn.moving_mean.numpy(), feats.mean(1).mean(0), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(bn.moving_variance.numpy(), feats.var(1).mean(0), rtol=1e-4, atol=1e-5)
     assert bn.momentum == 0.99  # put back
+
+
+def _two_dense(seed=0):
+    keras.utils.set_random_seed(seed)
+    i = keras.Input((8,))
+    x = keras.layers.Dense(16, activation="relu", name="a")(i)
+    x = keras.layers.Dense(16, activation="relu", name="b")(x)
+    return keras.Model(i, keras.layers.Dense(4, name="out")(x))
+
+
+def test_sensitivity_is_full_accuracy_for_a_layer_whose_pruned_channels_are_dead():
+    """Half of `a`'s channels are dead, so cutting `a` to half changes
+    nothing (accuracy 1 against the model's own predictions); every channel
+    of `b` is live, so cutting it changes predictions."""
+    model = _two_dense()
+    _kill(model, ["a"], list(range(8)))
+    x = np.random.default_rng(2).normal(size=(512, 8)).astype("float32")
+    labels = np.argmax(model.predict(x, verbose=0), axis=-1)
+    scores = tfkd.pruning.layer_sensitivity(model, (x, labels), 0.5, calibration_data=x)
+    assert set(scores) == {"a", "b"}
+    assert scores["a"] == 1.0 and scores["b"] < 1.0
+    onehot = np.eye(4)[labels]
+    assert tfkd.pruning.layer_sensitivity(model, (x, onehot), 0.5, calibration_data=x) == scores
+
+
+def test_search_keep_cuts_the_layer_that_costs_nothing_and_meets_the_budget():
+    """Three quarters of `a` are dead and `b` is all live: the search takes
+    the free cuts of `a` first, so `b` keeps more than the uniform half
+    while the model stays within the uniform model's parameter count."""
+    model = _two_dense()
+    _kill(model, ["a"], list(range(4, 16)))
+    x = np.random.default_rng(2).normal(size=(512, 8)).astype("float32")
+    labels = np.argmax(model.predict(x, verbose=0), axis=-1)
+    keep = tfkd.pruning.search_keep(model, (x, labels), 0.5, calibration_data=x, step=0.125)
+    assert keep == {"a": 0.25, "b": 0.875}
+    budget = tfkd.prune_width(model, 0.5, importance="magnitude").count_params()
+    pruned = tfkd.prune_width(model, keep, calibration_data=x)
+    assert pruned.count_params() <= budget
+
+
+def test_sensitivity_refuses_bad_requests():
+    model = _two_dense()
+    x = np.zeros((16, 8), "float32")
+    with pytest.raises(ValueError, match=r"\(images, labels\)"):
+        tfkd.pruning.layer_sensitivity(model, x, 0.5, calibration_data=x)
+    with pytest.raises(ValueError, match="labels of shape"):
+        tfkd.pruning.layer_sensitivity(model, (x, np.zeros(3)), 0.5, calibration_data=x)
+    with pytest.raises(ValueError, match="calibration_data"):
+        tfkd.pruning.layer_sensitivity(model, (x, np.zeros(16)), 0.5)
+    with pytest.raises(ValueError, match="calibration_data"):
+        tfkd.pruning.search_keep(model, (x, np.zeros(16)), 0.5)
+    with pytest.raises(ValueError, match="`step`"):
+        tfkd.pruning.search_keep(model, (x, np.zeros(16)), 0.5, calibration_data=x, step=0)
+    with pytest.raises(ValueError, match="a smaller `step`"):
+        tfkd.pruning.search_keep(model, (x, np.zeros(16)), 0.02, calibration_data=x, step=0.5)

@@ -222,6 +222,7 @@ class Settings:
 
     teacher: str
     keeps: tuple = (0.5, 0.32)
+    keep_by: str = "uniform"  # or "search": the same sizes, channels allocated per layer (search_keep)
     seeds: tuple = (0, 1, 2)
     epochs: int = 10
     short_epochs: int = 2
@@ -253,6 +254,7 @@ def run(settings, print_fn=print):
             config = Config(
                 teacher=settings.teacher,
                 keep=keep,
+                keep_by=settings.keep_by,
                 epochs=settings.epochs,
                 augment=False,
                 cache_teacher=True,

@@ -34,8 +34,14 @@ def prune(config, teacher, path):
         if config.drop_blocks:
             student = pruning.prune_depth(student, config.drop_blocks, calibration_data=images)
         if config.keep < 1:
+            keep = config.keep
+            if config.keep_by == "search":
+                # Channels allocated layer by layer, judged on 2,000 validation images.
+                x_val, y_val = common.split_arrays(config)["val"]
+                data = (x_val[:2000].astype(np.float32) / 255.0, y_val[:2000])
+                keep = pruning.search_keep(student, data, keep, images, config.importance)
             student = pruning.prune_width(
-                student, config.keep, calibration_data=images, importance=config.importance, round_to=config.round_to
+                student, keep, calibration_data=images, importance=config.importance, round_to=config.round_to
             )
         elif student is teacher:
             student = pruning.prune_width(teacher, 1.0, importance="magnitude")  # a copy
@@ -90,6 +96,7 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
     common.set_up(config)
     folder = common.own_folder(workdir)
     tag = f"keep{config.keep:g}_drop{config.drop_blocks}_{config.importance}_r{config.round_to}"
+    tag += "" if config.keep_by == "uniform" else f"_{config.keep_by}"
     pruned_path = os.path.join(folder, f"pruned_{tag}.keras")
     teacher = common.load_model(config.teacher)
     student, report = prune(config, teacher, pruned_path)

@@ -46,6 +46,7 @@ class Config:
     crd_weight: float = 0.8
     student_init: str = ""  # a .keras file the student starts from (e.g. pruned from the teacher), not the builder
     keep: float = 0.5  # compress: the fraction of each layer's channels kept
+    keep_by: str = "uniform"  # compress: "uniform" (every layer keeps `keep`) or "search" (same size, per layer: search_keep)
     drop_blocks: int = 0  # compress: residual blocks dropped before width pruning
     importance: str = "activation"  # compress: activation, bn_scale or magnitude
     round_to: int = 1  # compress: channel counts rounded to a multiple of this
@@ -140,6 +141,8 @@ class Config:
             raise ValueError(f"--student_init={self.student_init!r} does not exist. Fix: pass a saved .keras model.")
         if not 0 < self.keep <= 1:
             raise ValueError(f"--keep must be a fraction in (0, 1], got {self.keep}.")
+        if self.keep_by not in ("uniform", "search"):
+            raise ValueError(f"--keep_by must be 'uniform' or 'search', got {self.keep_by!r}.")
         if self.drop_blocks < 0 or self.round_to < 1:
             raise ValueError(
                 f"--drop_blocks must be >= 0 and --round_to >= 1, got {self.drop_blocks}, {self.round_to}."

@@ -5,6 +5,16 @@ per layer), with exact weight surgery on functional Keras graphs.
 from tfkd.pruning.batchnorm import recalibrate_batchnorm
 from tfkd.pruning.depth import prune_depth, residual_blocks
 from tfkd.pruning.report import PruneReport, prune_report
+from tfkd.pruning.sensitivity import layer_sensitivity, search_keep
 from tfkd.pruning.width import prune_width
 
-__all__ = ["PruneReport", "prune_depth", "prune_report", "prune_width", "recalibrate_batchnorm", "residual_blocks"]
+__all__ = [
+    "PruneReport",
+    "layer_sensitivity",
+    "prune_depth",
+    "prune_report",
+    "prune_width",
+    "recalibrate_batchnorm",
+    "residual_blocks",
+    "search_keep",
+]
