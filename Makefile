@@ -64,9 +64,7 @@ benchmark-compress: setup data
 
 # The searches behind recipes/results/tuned.json (see docs/results.md).
 tune: setup data
-	$(PY) recipes/tune.py --workdir=workdirs/tune --student=mlp_small --student_width=128 --noaugment \
-	  --teacher=saved_models/fashion_mnist_cnn_teacher.keras --cache_teacher --views=1 \
-	  --tune_methods=kd --trial_epochs=30
+	$(PY) recipes/tune.py --config=recipes/configs/tune.py:mlp_kd --workdir=workdirs/tune
 
 clean:
 	rm -rf $(VENV) workdirs

@@ -1,8 +1,10 @@
-"""Distil a student from a saved teacher (or train it from scratch).
+"""Distil a student from saved teachers (or train it from scratch).
 
-    python recipes/distill.py --teacher=workdirs/fmnist/teacher.keras \
-        --student=cnn_small --method=kd+fitnet --epochs=4 --workdir=workdirs/fmnist
-    # ~2 min on 2 CPU cores. --method: kd, fitnet, at, rkd, sp, pkt, scratch, kd+at, ...
+    python recipes/distill.py --config=recipes/configs/distill.py:mlp_kd --workdir=workdirs/mlp_kd
+    python recipes/distill.py --config.method=kd+at --config.epochs=4 --workdir=workdirs/cnn_at
+
+Configured by `recipes/configs/distill.py`: its docstring lists the variants with
+their commands, run times and results; override any field with --config.<field>=.
 """
 
 import os
@@ -16,15 +18,15 @@ from absl import logging
 from recipes.lib import distill
 from recipes.lib import flags as recipe_flags
 
-recipe_flags.define_config_flags()
+recipe_flags.define("distill")
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress bar
-    config = recipe_flags.config_from_flags(argv)
-    result = distill.run(config)
+    config, workdir = recipe_flags.parse(argv)
+    result = distill.run(config, workdir)
     print(
-        f"{config.student} ({config.method}): test accuracy {100 * result['test_accuracy']:.2f}% "
+        f"{result['student']} ({result['method']}): test accuracy {100 * result['test_accuracy']:.2f}% "
         f"({result['params']:,} parameters) -> {result.get('export_path', result['student_path'])}"
     )
 

@@ -1,6 +1,9 @@
-"""Test accuracy of a saved model (.keras) or an exported SavedModel folder.
+"""Test accuracy of a saved model (.keras), an exported SavedModel folder or a LiteRT file.
 
-python recipes/evaluate.py --model=saved_models/fashion_mnist_cnn_small_kd
+    python recipes/evaluate.py --config.model=saved_models/fashion_mnist_mlp_kd
+
+Configured by `recipes/configs/evaluate.py`: its docstring lists the variants with
+their commands, run times and results; override any field with --config.<field>=.
 """
 
 import os
@@ -9,19 +12,18 @@ import sys
 if not __package__:  # run as `python recipes/<name>.py`: the repository root holds `recipes`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from absl import flags, logging
+from absl import logging
 
 from recipes.lib import evaluate
 from recipes.lib import flags as recipe_flags
 
-flags.DEFINE_string("model", None, "A .keras file or a SavedModel folder.", required=True)
-recipe_flags.define_config_flags()
+recipe_flags.define("evaluate")
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress bar
-    config = recipe_flags.config_from_flags(argv)
-    result = evaluate.run(config, flags.FLAGS.model)
+    config, workdir = recipe_flags.parse(argv)
+    result = evaluate.run(config, workdir)
     print(f"test accuracy {100 * result['test_accuracy']:.2f}% on {result['examples']} examples")
 
 

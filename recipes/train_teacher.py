@@ -1,7 +1,10 @@
-"""Train the reference teacher.
+"""Train a teacher from scratch (resumable), optionally shipped with its record.
 
-python recipes/train_teacher.py --workdir=workdirs/fmnist --epochs=3
-# ~3 min on 2 CPU cores; ~92% test accuracy on Fashion-MNIST.
+    python recipes/train_teacher.py --workdir=workdirs/fmnist
+    python recipes/train_teacher.py --config=recipes/configs/train_teacher.py:resnet14 --workdir=workdirs/resnet14
+
+Configured by `recipes/configs/train_teacher.py`: its docstring lists the variants with
+their commands, run times and results; override any field with --config.<field>=.
 """
 
 import os
@@ -15,17 +18,15 @@ from absl import logging
 from recipes.lib import flags as recipe_flags
 from recipes.lib import train_teacher
 
-recipe_flags.define_config_flags()
+recipe_flags.define("train_teacher")
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines drown the progress bar
-    config = recipe_flags.config_from_flags(argv)
-    result = train_teacher.run(config)
-    print(
-        f"teacher: {result['path']} test accuracy {100 * result['test_accuracy']:.2f}% "
-        f"({result['params']:,} parameters)"
-    )
+    config, workdir = recipe_flags.parse(argv)
+    result = train_teacher.run(config, workdir)
+    accuracy, params = 100 * result["test_accuracy"], result["params"]
+    print(f"teacher: test accuracy {accuracy:.2f}% ({params:,} parameters) -> {result['path']}")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,22 @@
 """The benchmark recipes at smoke size: every row, column and file."""
 
 import csv
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from recipes.lib import benchmark_accuracy, benchmark_memory, benchmark_speed, shipped
+from recipes.configs import benchmark_accuracy as accuracy_config
+from recipes.configs import benchmark_speed as speed_config
+from recipes.lib import benchmark_accuracy, benchmark_memory, benchmark_speed
 
 pytestmark = pytest.mark.slow
 
 
 def test_speed_benchmark_smoke(tmp_path):
-    rows = benchmark_speed.run(str(tmp_path), pairs=("small",), smoke=True, print_fn=lambda *_: None)
+    config = speed_config.get_config("smoke")
+    rows = benchmark_speed.run(config, str(tmp_path), print_fn=lambda *_: None)
     names = [r["row"] for r in rows]
     assert names == [
         "input pipeline alone",
@@ -138,7 +140,8 @@ def test_logit_method_rows_on_the_ensemble_take_their_own_tuned_settings(tmp_pat
     """'kd std+mixup (2 teachers)' is standardized kd with kd_std's tuned
     T and α on both teachers' mixup views; 'dist+mixup (2 teachers)' is DIST
     with dist's; neither takes the other's settings."""
-    bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
+    tuned = accuracy_config.TUNED
+    bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, tuned=tuned))
     teachers = {
         benchmark_accuracy.TEACHER: {"path": "a.keras"},
         benchmark_accuracy.SECOND_TEACHER: {"path": "b.keras"},
@@ -147,7 +150,7 @@ def test_logit_method_rows_on_the_ensemble_take_their_own_tuned_settings(tmp_pat
         bench.row_config("mlp", r, 0, teachers)
         for r in ("kd std+mixup (2 teachers)", "dist+mixup (2 teachers)", "kd std")
     )
-    tuned = json.load(open(shipped.TUNED))["mlp_small_w128"]
+    tuned = tuned["mlp_small_w128"]
     assert (std_row.method, std_row.standardize, std_row.teachers) == ("kd", True, ("a.keras", "b.keras"))
     assert (std_row.temperature, std_row.alpha) == (tuned["kd_std"]["temperature"], tuned["kd_std"]["alpha"])
     assert (std_row.temperature, std_row.alpha) == (std_plain.temperature, std_plain.alpha)
@@ -160,19 +163,28 @@ def test_logit_method_rows_on_the_ensemble_take_their_own_tuned_settings(tmp_pat
     assert dist_row.temperature == tuned["kd"]["temperature"]  # dist's row does not take kd std's T
 
 
-def test_list_flags_with_integer_defaults_reach_the_settings_as_integers():
-    # In a subprocess: importing the script defines its absl flags.
+def test_overrides_on_the_command_line_reach_the_settings_with_their_types():
+    """`--config.seeds=4` and `--config.rows=...` (a comma-separated string)
+    become a tuple of ints and a tuple of row names; a variant is applied
+    first and overrides after it."""
     code = (
-        "import sys; sys.argv = ['x', '--curve_seeds=0,3', '--seeds=4']\n"
+        "import sys\n"
+        "sys.argv = ['x', '--config=recipes/configs/benchmark_accuracy.py:mlp_logit_methods',\n"
+        "            '--config.curve_seeds=0,3', '--config.seeds=4', '--config.rows=scratch,kd std+mixup (2 teachers)']\n"
         "from absl import flags\n"
-        "from recipes import benchmark_accuracy as cli\n"
+        "from recipes.lib import flags as recipe_flags\n"
+        "from recipes.lib.benchmark_accuracy import settings_of\n"
+        "recipe_flags.define('benchmark_accuracy')\n"
         "flags.FLAGS(sys.argv)\n"
-        "s = cli.settings_from_flags(flags.FLAGS)\n"
-        "print(s.curve_seeds, s.seeds, s.curve_widths, s.rows[:2])\n"
+        "s = settings_of(flags.FLAGS.config, '/tmp')\n"
+        "print(s.curve_seeds, s.seeds, s.curve_widths, s.students, s.rows, s.tuned['mlp_small_w128']['kd_std'])\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "(0, 3) (4,) (32, 128, 256) ('scratch', 'scratch+mixup')"
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == (
+        "(0, 3) (4,) () ('mlp',) ('scratch', 'kd std+mixup (2 teachers)') {'alpha': 0.1, 'temperature': 4.0}"
+    )
 
 
 def test_deploy_benchmark_takes_the_reference_width_not_the_curve_widths(tmp_path):
@@ -196,7 +208,7 @@ def test_overhead_benchmark_times_both_fits_on_the_same_batches():
     from recipes.lib import benchmark_overhead
 
     lines = []
-    row, crd = benchmark_overhead.run(widths=(4,), smoke=True, print_fn=lines.append)
+    row, crd = benchmark_overhead.measure_overhead(widths=(4,), smoke=True, print_fn=lines.append)
     assert crd["negatives"] == 16 and crd["kd_s"] > 0 and crd["crd_s"] > 0 and "| 16 |" in lines[1]
     assert row["params"] == 686 and row["student_fit_s"] > 0 and row["cached_views_s"] > 0
     assert row["low"] <= row["ratio"] <= row["high"]

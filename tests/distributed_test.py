@@ -134,7 +134,7 @@ def test_multiworker_two_processes_match_single_process(tmp_path):
 
 
 def test_distill_recipe_on_two_workers(tmp_path):
-    """`recipes/distill.py --strategy=multiworker`, launched as in the README."""
+    """`recipes/distill.py --config.strategy=multiworker`, launched as in the README."""
     import keras
 
     from recipes.lib import common
@@ -156,13 +156,13 @@ def test_distill_recipe_on_two_workers(tmp_path):
                 [
                     sys.executable,
                     os.path.join(root, "recipes", "distill.py"),
-                    "--strategy=multiworker",
-                    "--smoke",
-                    f"--teacher={teacher}",
-                    "--method=kd",
-                    "--batch_size=32",
+                    "--config.strategy=multiworker",
+                    "--config.smoke=True",
+                    f"--config.teacher={teacher}",
+                    "--config.method=kd",
+                    "--config.batch_size=32",
                     f"--workdir={tmp_path / 'work'}",
-                    f"--export_dir={tmp_path / 'export'}",
+                    f"--config.export_dir={tmp_path / 'export'}",
                 ],
                 env=env,
                 stdout=subprocess.PIPE,

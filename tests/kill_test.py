@@ -91,13 +91,13 @@ def test_sigkill_at_random_points_leaves_a_resumable_workdir_and_a_whole_export(
     args = [
         sys.executable,
         script,
-        f"--teacher={teacher_file}",
-        "--method=kd",
-        "--smoke",
-        "--epochs=2",
-        "--batch_size=64",
-        f"--export_dir={export}",
-        "--overwrite",
+        f"--config.teacher={teacher_file}",
+        "--config.method=kd",
+        "--config.smoke=True",
+        "--config.epochs=2",
+        "--config.batch_size=64",
+        f"--config.export_dir={export}",
+        "--config.overwrite=True",
     ]
     start = time.time()
     first = subprocess.run(

@@ -10,7 +10,9 @@ import pytest
 import tensorflow as tf
 
 import tfkd
+from recipes.configs import distill as distill_config
 from recipes.lib import benchmark_accuracy, benchmark_speed, distill
+from recipes.lib import config as config_lib
 from recipes.lib.config import Config
 from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
 from tfkd.callbacks import AtomicBackupAndRestore
@@ -528,18 +530,22 @@ CASES = {
     "unknown dataset flag": (
         lambda c, t: _config(t, dataset="fmnist"),
         ValueError,
-        "--dataset='fmnist' is unknown; expected one of",
+        "--config.dataset='fmnist' is unknown; expected one of",
     ),
     "unknown student flag": (
         lambda c, t: _config(t, student="cnn_tiny"),
         ValueError,
-        "--student='cnn_tiny' is unknown",
+        "--config.student='cnn_tiny' is unknown",
     ),
-    "unknown method flag": (lambda c, t: _config(t, method="kd+foo"), ValueError, r"--method='kd\+foo' is unknown"),
+    "unknown method flag": (
+        lambda c, t: _config(t, method="kd+foo"),
+        ValueError,
+        r"--config.method='kd\+foo' is unknown",
+    ),
     "precision not in the list": (
         lambda c, t: _config(t, precision="float8"),
         ValueError,
-        "--precision='float8' is not one of",
+        "--config.precision='float8' is not one of",
     ),
     "missing teacher file": (
         lambda c, t: _config(t, teacher="/nonexistent/teacher.keras"),
@@ -567,6 +573,26 @@ CASES = {
         lambda c, t: benchmark_accuracy.Settings(workdir=str(t), rows=("scratch", "nkd")).validate(),
         ValueError,
         r"Unknown row\(s\) \['nkd'\]",
+    ),
+    "config entry that is no setting": (
+        lambda c, t: config_lib.training_config({"temprature": 3.0}, str(t)),
+        ValueError,
+        r"Unknown setting\(s\) \['temprature'\]",
+    ),
+    "config variant the file does not have": (
+        lambda c, t: distill_config.get_config("mlp_kb"),
+        ValueError,
+        r"Unknown config variant 'mlp_kb'; this config file has \[.*'mlp_kd'",
+    ),
+    "benchmark seeds that are not numbers": (
+        lambda c, t: benchmark_accuracy.settings_of({"seeds": "0,one"}, str(t)),
+        ValueError,
+        "--config.seeds must be numbers separated by commas",
+    ),
+    "unknown channel allocation": (
+        lambda c, t: _config(t, keep_by="random"),
+        ValueError,
+        "--config.keep_by must be 'uniform' or 'search'",
     ),
 }
 

@@ -10,7 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from recipes.lib import demo, distill, evaluate, shipped, train_teacher
+from recipes.configs import demo as demo_config
+from recipes.lib import config as config_lib
+from recipes.lib import demo, distill, evaluate, train_teacher
 from recipes.lib.config import Config
 
 pytestmark = pytest.mark.slow
@@ -39,8 +41,8 @@ def test_distill_export_and_evaluate(teacher_path, tmp_path):
     )
     result = distill.run(config)
     assert os.path.exists(os.path.join(result["export_path"], "saved_model.pb"))
-    served = evaluate.run(Config(workdir=str(tmp_path), smoke=True), result["export_path"])
-    keras_file = evaluate.run(Config(workdir=str(tmp_path), smoke=True), result["student_path"])
+    served = evaluate.evaluate_model(Config(workdir=str(tmp_path), smoke=True), result["export_path"])
+    keras_file = evaluate.evaluate_model(Config(workdir=str(tmp_path), smoke=True), result["student_path"])
     assert served["test_accuracy"] == pytest.approx(keras_file["test_accuracy"])
     assert served["test_accuracy"] == pytest.approx(result["test_accuracy"])
     # Checkpoints and logs in the workdir; no teacher in the checkpoint.
@@ -87,13 +89,13 @@ def test_hint_naming_missing_layer(teacher_path, tmp_path):
 
 def test_script_rejects_bad_flag_in_one_line(tmp_path):
     out = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "recipes", "distill.py"), "--dataset=nope", f"--workdir={tmp_path}"],
+        [sys.executable, os.path.join(ROOT, "recipes", "distill.py"), "--config.dataset=nope", f"--workdir={tmp_path}"],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert out.returncode == 2
-    lines = [l for l in out.stderr.splitlines() if "--dataset='nope' is unknown" in l]
+    lines = [l for l in out.stderr.splitlines() if "--config.dataset='nope' is unknown" in l]
     assert lines and lines[0].startswith("distill.py: error: ")
     assert "Traceback" not in out.stderr and "--helpfull" not in out.stderr  # no page of flag help
 
@@ -101,7 +103,7 @@ def test_script_rejects_bad_flag_in_one_line(tmp_path):
 def _export_recipe(*flags):
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(
-        [sys.executable, os.path.join(ROOT, "recipes", "export.py"), "--smoke", *flags],
+        [sys.executable, os.path.join(ROOT, "recipes", "export.py"), "--config.smoke=True", *flags],
         capture_output=True,
         text=True,
         timeout=300,
@@ -115,13 +117,13 @@ def test_export_recipe_rerun_says_done_and_a_clash_is_one_line(tmp_path):
     from tests.conftest import tiny_student
 
     common.save_model(tiny_student(input_shape=(28, 28, 1)), student)
-    flags = [f"--model={student}", f"--export_dir={tmp_path / 'export'}", f"--workdir={tmp_path / 'w'}"]
+    flags = [f"--config.model={student}", f"--config.export_dir={tmp_path / 'export'}", f"--workdir={tmp_path / 'w'}"]
     first = _export_recipe(*flags)
     assert first.returncode == 0, first.stderr[-2000:]
     again = _export_recipe(*flags)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "already holds this export (same student file and settings); nothing to do" in again.stdout
-    clash = _export_recipe(*flags, "--compute_dtype=mixed_float16")  # other settings, same folder
+    clash = _export_recipe(*flags, "--config.compute_dtype=mixed_float16")  # other settings, same folder
     assert clash.returncode == 1
     errors = [l for l in clash.stderr.splitlines() if l.startswith("export.py: error: ")]
     assert len(errors) == 1 and "never overwrites" in errors[0] and "--helpfull" not in clash.stderr
@@ -131,16 +133,9 @@ def test_demo_smoke(tmp_path):
     lines = []
     export = str(tmp_path / "demo_int8.tflite")
     saved = str(tmp_path / "demo_saved_model")
-    rows = demo.run(
-        str(tmp_path / "work"),
-        smoke=True,
-        export_dir=export,
-        epochs=1,
-        print_fn=lines.append,
-        seeds=(0, 1),
-        saved_model_dir=saved,
-        compress_export=str(tmp_path / "pruned_int8.tflite"),
-    )
+    config = demo_config.get_config("smoke")
+    config.update(export_dir=export, saved_model_dir=saved, compress_export=str(tmp_path / "pruned_int8.tflite"))
+    rows = demo.run(config, str(tmp_path / "work"), print_fn=lines.append)
     assert [r["model"] for r in rows] == [
         "teacher (cnn_teacher)",
         "student, from scratch",
@@ -169,16 +164,16 @@ def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_pat
 
     config = Config(workdir=str(tmp_path), smoke=True, teacher=teacher_path, student="mlp_small", batch_size=64)
     output = str(tmp_path / "tuned.json")
-    results = tune.run(config, ["kd"], output=output, temperatures=[2.0, 4.0], alphas=[0.1], command="tune smoke")
+    results = tune.search(config, ["kd"], output=output, temperatures=[2.0, 4.0], alphas=[0.1], command="tune smoke")
     best = results["kd"]
     assert best["grid"] == {"temperature": [2.0, 4.0], "alpha": [0.1]}
     assert best["temperature"] in (2.0, 4.0) and best["alpha"] == 0.1 and best["trials"] == 2
     with open(output) as f:
         assert json.load(f)["mlp_small"]["kd"]["command"] == "tune smoke"
-    tuned = shipped.tuned_config(config, {"mlp_small": results}, "kd")
+    tuned = config_lib.tuned_config(config, {"mlp_small": results}, "kd")
     assert (tuned.temperature, tuned.alpha) == (best["temperature"], 0.1)
     with pytest.raises(ValueError, match="Temperatures must be > 0"):
-        tune.run(config, ["kd"], temperatures=[0.0])
+        tune.search(config, ["kd"], temperatures=[0.0])
 
 
 def test_compress_smoke_prunes_distils_and_exports(tmp_path):
@@ -187,7 +182,7 @@ def test_compress_smoke_prunes_distils_and_exports(tmp_path):
     teacher = models_for_compress(tmp_path)
     lines = []
     config = Config(workdir=str(tmp_path / "w"), smoke=True, teacher=teacher, keep=0.5, round_to=2, augment=False)
-    rows = compress.run(config, print_fn=lines.append)
+    rows = compress.compress(config, print_fn=lines.append)
     assert [r["model"] for r in rows] == [
         "teacher",
         "pruned (BatchNorm re-estimated), before training",
@@ -197,7 +192,7 @@ def test_compress_smoke_prunes_distils_and_exports(tmp_path):
     assert rows[1]["params"] < 0.4 * rows[0]["params"] and rows[1]["macs"] < 0.4 * rows[0]["macs"]
     assert rows[3]["bytes"] > 0 and rows[3]["latency_ms"] > 0
     assert any(line.startswith("| model | parameters | MACs |") for line in lines[-1:])
-    again = compress.run(config, print_fn=lines.append)  # a rerun reuses the pruned student and the run
+    again = compress.compress(config, print_fn=lines.append)  # a rerun reuses the pruned student and the run
     assert [r["params"] for r in again] == [r["params"] for r in rows]
 
 
@@ -218,7 +213,10 @@ def models_for_compress(tmp_path):
 
 def test_shipped_teacher_record_holds_the_command_that_trained_it():
     command = train_teacher.command(Config(teacher_model="resnet14", epochs=8, augment=False, workdir="w"))
-    assert command == "python recipes/train_teacher.py --teacher_model=resnet14 --epochs=8 --noaugment --workdir=w"
+    assert command == (
+        "python recipes/train_teacher.py --config.teacher_model=resnet14 --config.epochs=8 --config.augment=False "
+        "--workdir=w"
+    )
 
 
 def test_history_keeps_every_epoch_across_a_resume(tmp_path):

@@ -95,7 +95,7 @@ def check_first_batch(student, needs_labels, x, y=None, batch_size=None, loss=No
         raise ValueError(
             f"The labels are float vectors of shape {labels.shape} (one-hot or mixed, as mixup makes them), but the "
             "hard-label loss is SparseCategoricalCrossentropy, which takes class indices. Fix: compile with "
-            "keras.losses.CategoricalCrossentropy(from_logits=True) (the recipes switch to it with --mixup)."
+            "keras.losses.CategoricalCrossentropy(from_logits=True) (the recipes switch to it with --config.mixup)."
         )
     if sparse and labels.ndim >= 2 and labels.shape[1:] != (1,):
         raise ValueError(

@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from recipes.lib import common as distill_common
+from recipes.lib import config as config_lib
 from recipes.lib import distill, measure, shipped, train_teacher
 from recipes.lib.accuracy_report import format_curve, format_parity, format_table, summarize
 from recipes.lib.accuracy_rows import (
@@ -35,8 +36,9 @@ from recipes.lib.plots import plot_curve, plot_loss_scale
 @dataclasses.dataclass
 class Settings:
     """What the benchmark runs; every row of a student shares its schedule,
-    augmentation and epochs; distillation settings come from tune.py
-    (`recipes/results/tuned.json`, found on the validation split)."""
+    augmentation and epochs; distillation settings come from `tuned`
+    (`{student_key: {search: {field: value}}}`: what `tune.py` found on
+    the validation split, carried by `recipes/configs/benchmark_accuracy.py`)."""
 
     workdir: str = "workdirs/benchmark_accuracy"
     seeds: tuple = (0, 1, 2)
@@ -58,6 +60,7 @@ class Settings:
     curve_student: str = "mlp"
     curve_widths: tuple = (32, 128, 256)
     curve_seeds: tuple = (0,)
+    tuned: dict = dataclasses.field(default_factory=dict)
     smoke: bool = False
 
     def validate(self):
@@ -71,12 +74,12 @@ class Settings:
         if bad:
             raise ValueError(f"Unknown student(s) {bad}; expected names from {list(STUDENTS)}.")
         if self.augment not in ("default", "on", "off"):
-            raise ValueError(f"--augment must be 'default', 'on' or 'off', got {self.augment!r}.")
+            raise ValueError(f"--config.augment must be 'default', 'on' or 'off', got {self.augment!r}.")
         if not self.seeds:
-            raise ValueError("--seeds is empty; give at least one seed.")
+            raise ValueError("--config.seeds is empty; give at least one seed.")
         for name in ("parity_epochs", "parity_examples", "batch_size", "views"):
             if getattr(self, name) < 1:
-                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}.")
+                raise ValueError(f"--config.{name} must be >= 1, got {getattr(self, name)}.")
         Config(workdir=self.workdir).validate()  # writable workdir
         return self
 
@@ -158,7 +161,8 @@ class Benchmark:
             # Settings found on the validation split: those of plain kd, then
             # those of the row's own search where there is one (kd_mixup for
             # function matching, kd_std for standardized soft labels).
-            config = shipped.tuned(shipped.tuned(config, "kd"), tuned_key)
+            tuned = self.s.tuned
+            config = config_lib.tuned_config(config_lib.tuned_config(config, tuned, "kd"), tuned, tuned_key)
         if row == "kd pure":
             config = dataclasses.replace(config, alpha=0.0)
         if standardize:
@@ -290,6 +294,15 @@ def run_results(workdir):
     return out
 
 
+def settings_of(config, workdir=None):
+    """A validated `Settings` from a config of
+    `recipes/configs/benchmark_accuracy.py` (or a `Settings`, returned
+    with `workdir` if given)."""
+    if isinstance(config, Settings):
+        return dataclasses.replace(config, workdir=workdir or config.workdir).validate()
+    return config_lib.to_dataclass(Settings, config, ignore=("collect",), **({"workdir": workdir} if workdir else {}))
+
+
 def collect(settings, print_fn=print):
     """Rebuilds `results.csv`, `table.md` and the compression curve from the
     finished runs in `settings.workdir` (no training): for results made by
@@ -365,13 +378,16 @@ def collect(settings, print_fn=print):
     return {"summary": summary, "curve": curve, "files": files}
 
 
-def run(settings, print_fn=print):
-    """Runs the whole benchmark and writes into `settings.workdir`:
-    `results.csv` (every run), `table.md`, `parity.md`, `compression.png`,
-    `loss_scale.png` and `summary.json` (versions, wall time).
+def run(config, workdir=None, print_fn=print):
+    """Runs the whole benchmark and writes into the workdir: `results.csv`
+    (every run), `table.md`, `parity.md`, `compression.png`,
+    `loss_scale.png` and `summary.json` (versions, wall time). With
+    `config.collect`, only rebuilds the tables from the finished runs.
 
     Args:
-        settings: a `Settings`.
+        config: a config of `recipes/configs/benchmark_accuracy.py`, or a
+            `Settings`.
+        workdir: the output folder (a `Settings`' own when None).
         print_fn: where progress lines and tables go.
 
     Returns:
@@ -380,6 +396,9 @@ def run(settings, print_fn=print):
     Raises:
         ValueError: for bad settings, before any training.
     """
+    settings = settings_of(config, workdir)
+    if not isinstance(config, Settings) and config.get("collect"):
+        return collect(settings, print_fn)
     start = time.perf_counter()
     bench = Benchmark(settings, print_fn)
     teachers = bench.table()

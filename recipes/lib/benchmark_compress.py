@@ -10,7 +10,8 @@ import statistics
 
 from tabulate import tabulate
 
-from recipes.lib import common, compress, plots
+from recipes.lib import common, compress, plots, shipped
+from recipes.lib import config as config_lib
 from recipes.lib.config import Config
 
 PRUNED = "pruned + kd"
@@ -27,7 +28,7 @@ def run_one(config, workdir, short_epochs, augment_baseline):
     if os.path.exists(path):
         with open(path) as f:
             return json.load(f)
-    rows = compress.run(
+    rows = compress.compress(
         config,
         workdir,
         export="int8",
@@ -220,7 +221,7 @@ def plot(summary, teacher_accuracy, path):
 class Settings:
     """What the compression benchmark runs."""
 
-    teacher: str
+    teacher: str = ""  # "" = the shipped teacher
     keeps: tuple = (0.5, 0.32)
     keep_by: str = "uniform"  # or "search": the same sizes, channels allocated per layer (search_keep)
     seeds: tuple = (0, 1, 2)
@@ -230,9 +231,15 @@ class Settings:
     smoke: bool = False
 
 
-def run(settings, print_fn=print):
+def run(config, workdir=None, print_fn=print):
     """Runs every (kept fraction, seed), writes `compress.md` (and
     `compress.png` unless smoke) under the workdir and prints the table.
+
+    Args:
+        config: a config of `recipes/configs/benchmark_compress.py`, or a
+            `Settings`.
+        workdir: the output folder (a `Settings`' own when None).
+        print_fn: where the table goes.
 
     Returns:
         The summary (see `summarize`).
@@ -240,11 +247,17 @@ def run(settings, print_fn=print):
     Raises:
         ValueError: for a bad setting, before any training.
     """
+    if isinstance(config, Settings):
+        settings = dataclasses.replace(config, workdir=workdir or config.workdir)
+    else:
+        settings = config_lib.to_dataclass(Settings, config, **({"workdir": workdir} if workdir else {}))
+    settings = dataclasses.replace(settings, teacher=settings.teacher or shipped.TEACHER)
     if not settings.keeps or any(not 0 < k <= 1 for k in settings.keeps):
-        raise ValueError(f"--keeps must be fractions in (0, 1], got {list(settings.keeps)}.")
+        raise ValueError(f"--config.keeps must be fractions in (0, 1], got {list(settings.keeps)}.")
     if not settings.seeds or settings.epochs < 1 or not 0 <= settings.short_epochs < settings.epochs:
         raise ValueError(
-            f"--seeds must be non-empty, --epochs >= 1 and 0 <= --short_epochs < --epochs, got "
+            f"--config.seeds must be non-empty, --config.epochs >= 1 and 0 <= --config.short_epochs < "
+            f"--config.epochs, got "
             f"{list(settings.seeds)}, {settings.epochs}, {settings.short_epochs}."
         )
     runs = {}

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from recipes.lib import benchmark_accuracy, common, measure, shipped
 from recipes.lib.accuracy_rows import STUDENTS
+from recipes.lib.config import Config
 from recipes.lib.export import CALIBRATION_EXAMPLES
 from tfkd.export import export_student
 
@@ -57,7 +58,31 @@ def single_thread():
         return False
 
 
-def run(config, models, workdir, repeats=200, print_fn=print):
+def run(config, workdir, print_fn=print):
+    """`recipes/benchmark_deploy.py`: `deploy` with a config of
+    `recipes/configs/benchmark_deploy.py` (`models`, `benchmark_workdir`,
+    `repeats`, `smoke`).
+
+    Returns:
+        The rows, one dict per (model, format).
+
+    Raises:
+        ValueError: for a malformed `models` entry.
+    """
+    models = {}
+    for pair in (p.strip() for p in config.models.split(",") if p.strip()):
+        name, _, path = pair.partition("=")
+        if not name or not path:
+            raise ValueError(f"--config.models entry {pair!r} must be name=path.keras.")
+        models[name] = path
+    models = models or default_models(config.benchmark_workdir)
+    if config.repeats < 1:
+        raise ValueError(f"--config.repeats must be >= 1, got {config.repeats}.")
+    data = Config(smoke=config.smoke, workdir=workdir).validate()
+    return deploy(data, models, workdir, config.repeats, print_fn)
+
+
+def deploy(config, models, workdir, repeats=200, print_fn=print):
     """Exports each model in every format and measures it.
 
     Args:

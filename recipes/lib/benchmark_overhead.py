@@ -8,6 +8,7 @@ alternation, the order reversed every other round); the ratio is the median
 over rounds of the two epochs' ratio, which cancels the machine's drift.
 """
 
+import os
 import statistics
 
 import keras
@@ -115,7 +116,30 @@ def measure_crd(x, y, batch_size, steps, rounds, teacher, width=16, negatives=CR
     return rows
 
 
-def run(widths=WIDTHS, batch_size=128, steps=40, rounds=10, smoke=False, print_fn=print, crd=True):
+def run(config, workdir, print_fn=print):
+    """`recipes/benchmark_overhead.py`: `measure_overhead` with a config of
+    `recipes/configs/benchmark_overhead.py` (`widths`, `batch_size`,
+    `steps`, `rounds`, `smoke`); writes `overhead.md` into `workdir`.
+
+    Returns:
+        What `measure_overhead` returns.
+
+    Raises:
+        ValueError: for sizes below 1.
+    """
+    widths = tuple(int(w) for w in config.widths)
+    if not widths or min(widths) < 1 or min(config.batch_size, config.steps, config.rounds) < 1:
+        raise ValueError("--config.widths, batch_size, steps and rounds must be whole numbers >= 1.")
+    lines = []
+    out = measure_overhead(widths, config.batch_size, config.steps, config.rounds, config.smoke, lines.append)
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "overhead.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print_fn("\n".join(lines))
+    return out
+
+
+def measure_overhead(widths=WIDTHS, batch_size=128, steps=40, rounds=10, smoke=False, print_fn=print, crd=True):
     """Times every width and returns the rows (and prints the table).
 
     Args:

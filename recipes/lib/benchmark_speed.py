@@ -298,7 +298,34 @@ def check_args(pairs, batch_size, steps, repeats):
         raise ValueError(f"batch_size, steps and repeats must be >= 1, got {batch_size}, {steps}, {repeats}.")
 
 
-def run(
+def run(config, workdir, print_fn=print):
+    """`recipes/benchmark_speed.py`: `measure_speed` with a config of
+    `recipes/configs/benchmark_speed.py` (`pairs`, `batch_size`, `steps`,
+    `repeats`, `duel_rounds`, `keras`, `memory_examples`, `only_memory`,
+    `smoke`).
+
+    Returns:
+        The list of row dicts.
+
+    Raises:
+        ValueError: for an unknown pair name or a non-positive size.
+    """
+    return measure_speed(
+        workdir,
+        tuple(p.strip() for p in config.pairs.split(",") if p.strip()),
+        config.batch_size,
+        config.steps,
+        config.repeats,
+        config.smoke,
+        config.keras,
+        print_fn,
+        memory_examples=0 if config.smoke else config.memory_examples,
+        only_memory=config.only_memory,
+        duel_rounds=config.duel_rounds,
+    )
+
+
+def measure_speed(
     workdir,
     pairs=("small", "wide"),
     batch_size=256,

@@ -35,7 +35,7 @@ def make_strategy(name):
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
             raise ValueError(
-                "--strategy=multiworker needs the TF_CONFIG environment variable (see README, 'Scaling out')."
+                "--config.strategy=multiworker needs the TF_CONFIG environment variable (see README, 'Scaling out')."
             )
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()

@@ -8,7 +8,8 @@ import os
 import keras
 import numpy as np
 
-from recipes.lib import common, distill, measure, shipped
+from recipes.lib import common, distill, measure
+from recipes.lib import config as config_lib
 from recipes.lib import export as export_lib
 from recipes.lib.evaluate import accuracy_of
 from tfkd import pruning
@@ -61,13 +62,30 @@ def random_init(student, path, seed):
     return path
 
 
-def run(config, workdir=None, export="int8", print_fn=print, baselines=False, short_epochs=0, augment_baseline=True):
+def run(config, workdir, print_fn=print):
+    """`recipes/compress.py`: `compress` with a config of
+    `recipes/configs/compress.py` (the training fields, `export` and
+    `baselines`).
+
+    Returns:
+        The table as a list of row dicts.
+
+    Raises:
+        ValueError: for a bad setting, before any work.
+    """
+    train = config_lib.training_config(config, workdir, ignore=("export", "baselines"))
+    return compress(train, workdir, config.export, print_fn, config.baselines)
+
+
+def compress(
+    config, workdir=None, export="int8", print_fn=print, baselines=False, short_epochs=0, augment_baseline=True
+):
     """Prune, distil, quantize, check, export; print the table.
 
     Args:
-        config: a `Config`: `teacher`, `keep`, `drop_blocks`, `importance`,
-            `round_to`, the distillation method and schedule (the tuned
-            soft-label settings by default), `export_dir`.
+        config: a `Config`: `teacher`, `keep`, `keep_by`, `drop_blocks`,
+            `importance`, `round_to`, the distillation method and schedule,
+            `export_dir`.
         workdir: where the pruned student, the run and the exports go.
         export: `"int8"` (LiteRT int8, checked on the validation split) or
             `"none"`.
@@ -90,9 +108,9 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
     workdir = workdir or config.workdir
     config = dataclasses.replace(config, workdir=workdir).validate()
     if not config.teacher:
-        raise ValueError("compress needs --teacher=path/to/teacher.keras (the model to cut the student from).")
+        raise ValueError("compress needs --config.teacher=path/to/teacher.keras (the model to cut the student from).")
     if export not in ("int8", "none"):
-        raise ValueError(f"--export must be 'int8' or 'none', got {export!r}.")
+        raise ValueError(f"--config.export must be 'int8' or 'none', got {export!r}.")
     common.set_up(config)
     folder = common.own_folder(workdir)
     tag = f"keep{config.keep:g}_drop{config.drop_blocks}_{config.importance}_r{config.round_to}"
@@ -118,8 +136,7 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
     ]
     # The trainings export nothing themselves: `export_dir` is the int8 file below.
     train = dataclasses.replace(config, export_dir="")
-    tuned = shipped.tuned(train, "kd") if config.method == "kd" else train
-    result = distill.run(dataclasses.replace(tuned, student_init=pruned_path), workdir)
+    result = distill.run(dataclasses.replace(train, student_init=pruned_path), workdir)
 
     def trained_row(name, res):
         row = _row(name, report.params_after, report.macs_after, res["test_accuracy"], res.get("agreement"))
@@ -128,7 +145,7 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
     rows.append(trained_row(f"pruned + {config.method}", result))
     if short_epochs:
         short_dir = os.path.join(workdir, f"epochs{short_epochs}")
-        res = distill.run(dataclasses.replace(tuned, student_init=pruned_path, epochs=short_epochs), short_dir)
+        res = distill.run(dataclasses.replace(train, student_init=pruned_path, epochs=short_epochs), short_dir)
         rows.append(trained_row(f"pruned + {config.method}, {short_epochs} epochs", res))
     if baselines:
         fresh = random_init(student, os.path.join(folder, f"random_{tag}_s{config.seed}.keras"), config.seed)
@@ -136,16 +153,15 @@ def run(config, workdir=None, export="int8", print_fn=print, baselines=False, sh
         if not config.augment and augment_baseline:
             runs.append(("scratch", True))
         for method, augment in runs:
-            base = tuned if method != "scratch" else train
             run_config = dataclasses.replace(
-                base, method=method, augment=augment, student_init=fresh, reference_teacher=config.teacher
+                train, method=method, augment=augment, student_init=fresh, reference_teacher=config.teacher
             )
             res = distill.run(run_config, workdir if augment == config.augment else os.path.join(workdir, "augment"))
             extra = " + augmentation" if augment != config.augment else ""
             rows.append(trained_row(f"same architecture, random init, {method}{extra}", res))
     if export == "int8":
         path = config.export_dir or os.path.join(folder, f"student_{tag}_s{config.seed}_int8.tflite")
-        path = export_lib.run(
+        path = export_lib.export_model(
             dataclasses.replace(config, export_dir=path),
             result["student_path"],
             format="litert",

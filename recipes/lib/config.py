@@ -1,14 +1,24 @@
-"""The configuration shared by the recipes, validated before any work."""
+"""The configuration shared by the recipes, validated before any work.
+
+Users write `ml_collections` configs (`recipes/configs/<recipe>.py`, with
+`--config.<field>=...` overrides); the recipes turn them into the typed,
+validated dataclasses here (`Config` for every training run) with
+`to_dataclass`.
+"""
 
 import dataclasses
 import os
 import tempfile
 
+import ml_collections
+
+from recipes.lib.methods import FEATURE_METHODS
 from tfkd import data as data_lib
 from tfkd import models as models_lib
 from tfkd.precision import PRECISIONS, default_precision
 
-METHODS = ("scratch", "kd", "dkd", "dist", "crd", "fitnet", "at", "rkd", "sp", "pkt")
+# Logit and contrastive methods; the feature methods come from `methods.py`.
+METHODS = ("scratch", "kd", "dkd", "dist", "crd", *FEATURE_METHODS)
 STRATEGIES = ("default", "mirrored", "multiworker")
 SCHEDULES = ("cosine", "constant")
 DEFAULT_EPOCHS = {"teacher": 15, "student": 20}
@@ -46,7 +56,9 @@ class Config:
     crd_weight: float = 0.8
     student_init: str = ""  # a .keras file the student starts from (e.g. pruned from the teacher), not the builder
     keep: float = 0.5  # compress: the fraction of each layer's channels kept
-    keep_by: str = "uniform"  # compress: "uniform" (every layer keeps `keep`) or "search" (same size, per layer: search_keep)
+    keep_by: str = (
+        "uniform"  # compress: "uniform" (every layer keeps `keep`) or "search" (same size, per layer: search_keep)
+    )
     drop_blocks: int = 0  # compress: residual blocks dropped before width pruning
     importance: str = "activation"  # compress: activation, bn_scale or magnitude
     round_to: int = 1  # compress: channel counts rounded to a multiple of this
@@ -88,23 +100,23 @@ class Config:
     def validate(self):
         """Raises a one-line ValueError for the first bad setting."""
         if self.dataset not in data_lib.NAMES:
-            raise ValueError(f"--dataset={self.dataset!r} is unknown; expected one of {list(data_lib.NAMES)}.")
+            raise ValueError(f"--config.dataset={self.dataset!r} is unknown; expected one of {list(data_lib.NAMES)}.")
         if self.student not in models_lib.NAMES:
-            raise ValueError(f"--student={self.student!r} is unknown; expected one of {list(models_lib.NAMES)}.")
+            raise ValueError(f"--config.student={self.student!r} is unknown; expected one of {list(models_lib.NAMES)}.")
         if self.teacher_model not in models_lib.NAMES:
             raise ValueError(
-                f"--teacher_model={self.teacher_model!r} is unknown; expected one of {list(models_lib.NAMES)}."
+                f"--config.teacher_model={self.teacher_model!r} is unknown; expected one of {list(models_lib.NAMES)}."
             )
         bad = [m for m in self.methods() if m not in METHODS]
         if bad or not self.methods():
             raise ValueError(
-                f"--method={self.method!r} is unknown; expected one of {list(METHODS)} "
+                f"--config.method={self.method!r} is unknown; expected one of {list(METHODS)} "
                 "or a '+' combination such as 'kd+at'."
             )
         if self.precision and self.precision not in PRECISIONS:
-            raise ValueError(f"--precision={self.precision!r} is not one of {list(PRECISIONS)}.")
+            raise ValueError(f"--config.precision={self.precision!r} is not one of {list(PRECISIONS)}.")
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"--strategy={self.strategy!r} is not one of {list(STRATEGIES)}.")
+            raise ValueError(f"--config.strategy={self.strategy!r} is not one of {list(STRATEGIES)}.")
         for path in (self.teacher, *self.teachers):
             if path and not os.path.exists(path):
                 raise ValueError(
@@ -113,49 +125,52 @@ class Config:
                 )
         for pair in self.hints:
             if pair.count(":") < 1 or not all(pair.split(":", 1)):
-                raise ValueError(f"--hints entry {pair!r} must be 'teacher_layer:student_layer'.")
+                raise ValueError(f"--config.hints entry {pair!r} must be 'teacher_layer:student_layer'.")
         if self.views < 1 or self.top_k < 0:
-            raise ValueError(f"--views must be >= 1 and --top_k >= 0, got {self.views} and {self.top_k}.")
+            raise ValueError(f"--config.views must be >= 1 and --config.top_k >= 0, got {self.views} and {self.top_k}.")
         if self.train_examples < 0:
-            raise ValueError(f"--train_examples must be >= 0 (0: all), got {self.train_examples}.")
+            raise ValueError(f"--config.train_examples must be >= 0 (0: all), got {self.train_examples}.")
         if self.epochs < 0:
-            raise ValueError(f"--epochs must be >= 1 (or 0 for the recipe's default), got {self.epochs}.")
+            raise ValueError(f"--config.epochs must be >= 1 (or 0 for the recipe's default), got {self.epochs}.")
         if self.batch_size < 1:
-            raise ValueError(f"--batch_size must be >= 1, got {self.batch_size}.")
+            raise ValueError(f"--config.batch_size must be >= 1, got {self.batch_size}.")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"--schedule={self.schedule!r} is not one of {list(SCHEDULES)}.")
+            raise ValueError(f"--config.schedule={self.schedule!r} is not one of {list(SCHEDULES)}.")
         for name in ("warmup_epochs", "weight_decay", "mixup"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}.")
+                raise ValueError(f"--config.{name} must be >= 0, got {getattr(self, name)}.")
         if not self.learning_rate > 0:
-            raise ValueError(f"--learning_rate must be > 0, got {self.learning_rate}.")
+            raise ValueError(f"--config.learning_rate must be > 0, got {self.learning_rate}.")
         if not 0 <= self.alpha:
-            raise ValueError(f"--alpha must be >= 0, got {self.alpha}.")
+            raise ValueError(f"--config.alpha must be >= 0, got {self.alpha}.")
         for name in ("temperature", "dkd_temperature", "dist_temperature"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"--{name} must be > 0, got {getattr(self, name)}.")
+                raise ValueError(f"--config.{name} must be > 0, got {getattr(self, name)}.")
         for name in ("dkd_alpha", "dkd_beta", "dkd_warmup_epochs", "dist_beta", "dist_gamma", "crd_weight"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}.")
+                raise ValueError(f"--config.{name} must be >= 0, got {getattr(self, name)}.")
         if self.student_init and not os.path.exists(self.student_init):
-            raise ValueError(f"--student_init={self.student_init!r} does not exist. Fix: pass a saved .keras model.")
+            raise ValueError(
+                f"--config.student_init={self.student_init!r} does not exist. Fix: pass a saved .keras model."
+            )
         if not 0 < self.keep <= 1:
-            raise ValueError(f"--keep must be a fraction in (0, 1], got {self.keep}.")
+            raise ValueError(f"--config.keep must be a fraction in (0, 1], got {self.keep}.")
         if self.keep_by not in ("uniform", "search"):
-            raise ValueError(f"--keep_by must be 'uniform' or 'search', got {self.keep_by!r}.")
+            raise ValueError(f"--config.keep_by must be 'uniform' or 'search', got {self.keep_by!r}.")
         if self.drop_blocks < 0 or self.round_to < 1:
             raise ValueError(
-                f"--drop_blocks must be >= 0 and --round_to >= 1, got {self.drop_blocks}, {self.round_to}."
+                f"--config.drop_blocks must be >= 0 and --config.round_to >= 1, got {self.drop_blocks}, "
+                f"{self.round_to}."
             )
         if self.importance not in ("activation", "bn_scale", "magnitude"):
-            raise ValueError(f"--importance must be activation, bn_scale or magnitude, got {self.importance!r}.")
+            raise ValueError(f"--config.importance must be activation, bn_scale or magnitude, got {self.importance!r}.")
         if self.crd_negatives < 1 or self.crd_feature_dim < 1:
             raise ValueError(
-                f"--crd_negatives and --crd_feature_dim must be >= 1, got {self.crd_negatives} and "
+                f"--config.crd_negatives and --config.crd_feature_dim must be >= 1, got {self.crd_negatives} and "
                 f"{self.crd_feature_dim}."
             )
         if not 0 < self.validation_fraction < 1:
-            raise ValueError(f"--validation_fraction must be in (0, 1), got {self.validation_fraction}.")
+            raise ValueError(f"--config.validation_fraction must be in (0, 1), got {self.validation_fraction}.")
         _check_writable(self.workdir)
         return self
 
@@ -176,3 +191,142 @@ def _check_writable(folder):
             problem = f"{probe!r} denies writing ({e.strerror})"
     if problem:
         raise ValueError(f"--workdir={folder!r} is not writable: {problem}. Fix: choose a folder you can write to.")
+
+
+def config_dict(cls=Config, skip=("workdir",), **fields):
+    """The defaults of the dataclass `cls` as an `ml_collections.ConfigDict`.
+
+    Tuple fields of strings become comma-separated strings (`teachers="a.keras,b.keras"`,
+    overridable as `--config.teachers=a.keras,b.keras`); tuples of numbers stay tuples
+    (`--config.seeds=0,1,2`).
+
+    Args:
+        cls: a dataclass whose fields all have defaults.
+        skip: fields left out (the workdir is a flag of its own).
+        **fields: more fields (a recipe's own settings) or new defaults.
+
+    Returns:
+        A `ConfigDict` with one entry per field.
+    """
+    out = {}
+    for field in dataclasses.fields(cls):
+        if field.name in skip or field.default is dataclasses.MISSING:
+            continue
+        value = field.default
+        if isinstance(value, tuple) and not _numbers(value):
+            value = ",".join(value)
+        out[field.name] = value
+    for name, value in fields.items():
+        if isinstance(value, tuple) and not _numbers(value):
+            value = ",".join(value)
+        out[name] = value
+    return ml_collections.ConfigDict(out)
+
+
+def _numbers(values):
+    return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def to_dataclass(cls, config, ignore=(), **fixed):
+    """A validated `cls` from a config: the fields it names, converted back.
+
+    Args:
+        cls: the dataclass (`Config`, or a benchmark's settings).
+        config: a `ConfigDict` or dict from `recipes/configs/`.
+        ignore: the config's own entries that are not fields of `cls` (a
+            recipe's other settings).
+        **fixed: fields set by the recipe (e.g. `workdir`).
+
+    Returns:
+        `cls(...)`, validated when it has a `validate` method.
+
+    Raises:
+        ValueError: for entries that are not fields of `cls` (a misspelt
+            override) or bad values.
+    """
+    values = dict(config.to_dict() if isinstance(config, ml_collections.ConfigDict) else config)
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(k for k in values if k not in names and k not in ignore)
+    if unknown:
+        raise ValueError(f"Unknown setting(s) {unknown}; expected names from {sorted(names)}.")
+    kwargs = {}
+    for name, value in values.items():
+        if name not in names:
+            continue
+        default = names[name].default
+        if isinstance(default, tuple):
+            value = _as_tuple(value, default, name)
+        kwargs[name] = value
+    kwargs.update(fixed)
+    out = cls(**kwargs)
+    return out.validate() if hasattr(out, "validate") else out
+
+
+def _as_tuple(value, default, name):
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    value = tuple(value)
+    if _numbers(default):
+        kind = float if any(isinstance(v, float) for v in default) else int
+        try:
+            value = tuple(kind(v) for v in value)
+        except (TypeError, ValueError):
+            raise ValueError(f"--config.{name} must be numbers separated by commas, got {value!r}.") from None
+    return value
+
+
+def with_variant(config, variant, variants):
+    """`config` updated with the fields of `variants[variant]`.
+
+    Args:
+        config: the `ConfigDict` of a config file's defaults.
+        variant: the text after the colon in `--config=<file>:<variant>`
+            (`""` or `None`: the defaults).
+        variants: `{name: {field: value}}`.
+
+    Returns:
+        `config`, updated in place.
+
+    Raises:
+        ValueError: for a variant the file does not have.
+    """
+    if not variant:
+        return config
+    if variant not in variants:
+        raise ValueError(f"Unknown config variant {variant!r}; this config file has {sorted(variants)}.")
+    config.update(variants[variant])
+    return config
+
+
+def training_config(config, workdir=None, ignore=()):
+    """A validated `Config` for one training run.
+
+    Args:
+        config: a `Config`, or a `ConfigDict`/dict of a config file
+            (entries in `ignore` are the recipe's own settings).
+        workdir: the output folder (a `Config`'s own when None).
+        ignore: entries of `config` that are not `Config` fields.
+
+    Returns:
+        A validated `Config`.
+
+    Raises:
+        ValueError: for unknown entries or bad values.
+    """
+    if isinstance(config, Config):
+        return dataclasses.replace(config, workdir=workdir or config.workdir).validate()
+    return to_dataclass(Config, config, ignore, **({"workdir": workdir} if workdir else {}))
+
+
+def student_key(config):
+    """A student's key in tuned settings: its name and width (`mlp_small_w128`)."""
+    return f"{config.student}_w{config.student_width}" if config.student_width else config.student
+
+
+def tuned_config(config, tuned, method):
+    """`config` with the settings in `tuned` (`{student_key: {method:
+    {field: value}}}`, as `tune.py` writes them) for its student and
+    `method`; unchanged where nothing was tuned."""
+    found = tuned.get(student_key(config), {}).get(method, {})
+    fields = {f.name for f in dataclasses.fields(Config)}
+    return dataclasses.replace(config, **{k: v for k, v in found.items() if k in fields})

@@ -9,19 +9,7 @@ from recipes.lib import common, compress, distill, export, measure, shipped, tra
 from recipes.lib.config import Config
 from recipes.lib.evaluate import accuracy_of
 
-# The demo's student and settings: the reference MLP student, trained the
-# same way from scratch and with soft labels (settings from tune.py on the
-# validation split, recipes/results/tuned.json).
-STUDENT = dict(student="mlp_small", student_width=128, augment=False)
-EPOCHS = 30
-# Several seeds: the gain is reported with its spread, which is what
-# another CPU (other kernels, other rounding) reproduces; one seed's last
-# digits are not.
-SEEDS = (0, 1, 2)
 SCRATCH, DISTILLED = "student, from scratch", "student, distilled (kd)"
-# The compression path: the teacher cut to half its channels (a quarter of
-# its parameters), distilled from it for a few epochs, then int8.
-COMPRESS = dict(keep=0.5, epochs=3, augment=False, cache_teacher=True, views=1)
 
 
 def _mean_std(values):
@@ -29,44 +17,35 @@ def _mean_std(values):
     return mean, statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def run(
-    workdir="workdirs/demo",
-    smoke=False,
-    export_dir="saved_models/fashion_mnist_mlp_kd_int8.tflite",
-    epochs=EPOCHS,
-    print_fn=print,
-    seeds=SEEDS,
-    saved_model_dir="saved_models/fashion_mnist_mlp_kd",
-    compress_export="saved_models/fashion_mnist_cnn_pruned_kd_int8.tflite",
-):
+def run(config, workdir, print_fn=print):
     """Teacher (the shipped one), the student from scratch and distilled
     over several seeds, the seed-0 distilled student exported as a
-    SavedModel and as an int8 LiteRT file, and a table.
+    SavedModel and as an int8 LiteRT file, the teacher cut and distilled
+    (then int8), and a table.
 
     Args:
+        config: `recipes/configs/demo.py`'s config: the student (`student`,
+            `student_width`, `augment`), `epochs` and `seeds` (paired
+            scratch and kd runs), the soft-label `temperature` and `alpha`,
+            the exports (`export_dir`: int8 LiteRT, `saved_model_dir`,
+            `compress_export`; a previous demo export there is replaced,
+            and that is said), `compress_keep`, `compress_epochs`, `smoke`.
         workdir: where runs, checkpoints and logs go; reruns reuse finished
             runs and resume interrupted ones.
-        smoke: tiny slices and few steps (tests).
-        export_dir: the distilled student's int8 LiteRT file. A previous demo
-            export there is replaced (and that is said).
-        epochs: epochs of each student run (the same for both).
         print_fn: where the table goes.
-        seeds: the seeds of the scratch and distilled runs (paired).
-        saved_model_dir: the distilled student's SavedModel folder (replaced
-            like `export_dir`).
-        compress_export: the int8 LiteRT file of the student cut out of the
-            teacher and distilled (`recipes/compress.py`; replaced like
-            `export_dir`).
 
     Returns:
         The table as a list of row dicts (students: mean over the seeds,
         with `test_accuracies` per seed and `std`).
     """
-    base = Config(workdir=workdir, smoke=smoke, epochs=epochs, **STUDENT)
+    smoke, epochs, seeds = config.smoke, config.epochs, tuple(config.seeds)
+    export_dir, saved_model_dir, compress_export = config.export_dir, config.saved_model_dir, config.compress_export
+    student = dict(student=config.student, student_width=config.student_width, augment=config.augment)
+    base = Config(workdir=workdir, smoke=smoke, epochs=epochs, **student).validate()
     teacher_path = shipped.teacher_path()
     if smoke or not os.path.exists(teacher_path):
         teacher_path = train_teacher.run(dataclasses.replace(base, epochs=0))["path"]
-    kd = shipped.tuned(base, "kd")
+    kd = dataclasses.replace(base, temperature=config.temperature, alpha=config.alpha)
     runs = {SCRATCH: [], DISTILLED: []}
     for seed in seeds:
         runs[SCRATCH].append(
@@ -109,7 +88,7 @@ def run(
             print_fn(f"Replacing the previous demo export {path}.")
     saved_model = common.export_once(student, best, saved_model_dir, overwrite=True)
 
-    path = export.run(
+    path = export.export_model(
         dataclasses.replace(base, export_dir=export_dir, overwrite=True),
         best,
         format="litert",
@@ -141,16 +120,24 @@ def run(
         }
     )
     mlp_int8 = rows[-1]
-    pruned = compress.run(
-        Config(teacher=teacher_path, smoke=smoke, export_dir=compress_export, overwrite=True, **COMPRESS),
-        os.path.join(workdir, "compress"),
-        print_fn=lambda *_: None,
+    cut_config = Config(
+        teacher=teacher_path,
+        smoke=smoke,
+        export_dir=compress_export,
+        overwrite=True,
+        keep=config.compress_keep,
+        epochs=config.compress_epochs,
+        augment=False,
+        cache_teacher=True,
+        views=1,
     )
+    pruned = compress.compress(cut_config, os.path.join(workdir, "compress"), print_fn=lambda *_: None)
     cut = {r["model"]: r for r in pruned}
+    share = "half" if config.compress_keep == 0.5 else f"{config.compress_keep:g} of"
     for name, label in (("pruned + kd", ""), ("pruned + kd, int8 LiteRT", ", int8 LiteRT")):
         rows.append(
             {
-                "model": f"teacher cut to half its channels + kd ({COMPRESS['epochs']} epochs){label}",
+                "model": f"teacher cut to {share} its channels + kd ({config.compress_epochs} epochs){label}",
                 "params": cut[name]["params"],
                 "test_accuracy": cut[name]["test_accuracy"],
                 "agreement": cut[name]["agreement"],
@@ -166,7 +153,7 @@ def run(
         f"for the same {epochs} epochs (mean ± std of {len(seeds)} paired seeds: {per_seed}); its int8 LiteRT "
         f"file ({report['size_bytes'] / 1024:.0f} KiB) scores {100 * mlp_int8['test_accuracy']:.2f}%. "
         f"Exported to {saved_model} and {path}. The teacher cut to {rows[-1]['params']:,} parameters and "
-        f"distilled for {COMPRESS['epochs']} epochs scores {100 * rows[-2]['test_accuracy']:.2f}% "
+        f"distilled for {config.compress_epochs} epochs scores {100 * rows[-2]['test_accuracy']:.2f}% "
         f"({100 * rows[-1]['test_accuracy']:.2f}% as int8 LiteRT, {compress_export})."
     )
     return rows

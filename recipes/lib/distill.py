@@ -8,6 +8,7 @@ import os
 import keras
 
 from recipes.lib import common
+from recipes.lib import config as config_lib
 from recipes.lib.methods import build_losses
 from tfkd import models
 from tfkd.distiller import Distiller
@@ -35,6 +36,9 @@ def _check_same_settings(saved, wanted, run_dir):
     """Refuses to reuse a finished run made with other settings."""
     if saved is None:  # a run recorded before settings were
         return
+    # A setting added after the run was recorded counts as its default.
+    defaults = _settings(config_lib.Config())
+    saved = {**{k: v for k, v in defaults.items() if k not in saved}, **saved}
     diff = sorted(k for k in wanted if saved.get(k) != wanted[k])
     if diff:
         pairs = ", ".join(f"{k}: {saved.get(k)!r} -> {wanted[k]!r}" for k in diff[:4])
@@ -53,7 +57,8 @@ def run(config, workdir=None, extra_callbacks=(), identity=None):
     finished run is not retrained.
 
     Args:
-        config: a `recipes.lib.config.Config`.
+        config: a `recipes.lib.config.Config`, or a config of
+            `recipes/configs/distill.py`.
         workdir: output folder. Defaults to `config.workdir`.
         extra_callbacks: more Keras callbacks for `fit`.
         identity: JSON-able facts naming the run for whoever collects the
@@ -68,9 +73,8 @@ def run(config, workdir=None, extra_callbacks=(), identity=None):
         ValueError: for a bad config, a missing or corrupt teacher file, or a
             hint naming a missing layer, before any training.
     """
-    workdir = workdir or config.workdir
-    config.workdir = workdir
-    config.validate()
+    config = config_lib.training_config(config, workdir)
+    workdir = config.workdir
     # First: a multi-worker strategy must exist before TensorFlow runs anything.
     strategy = common.make_strategy(config.strategy)
     common.set_up(config)
@@ -82,7 +86,7 @@ def run(config, workdir=None, extra_callbacks=(), identity=None):
     teacher_paths = list(config.teachers) or ([config.teacher] if config.teacher else [])
     if distil and not teacher_paths:
         raise ValueError(
-            "--method needs a teacher: pass --teacher=path/to/teacher.keras (recipes/train_teacher.py writes one)."
+            "--config.method needs a teacher: pass --config.teacher=path/to/teacher.keras (recipes/train_teacher.py writes one)."
         )
 
     if os.path.exists(result_path) and os.path.exists(student_path):

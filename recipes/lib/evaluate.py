@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from recipes.lib import common
+from recipes.lib import config as config_lib
 
 
 def _predictor(model_path):
@@ -39,7 +40,22 @@ def accuracy_of(model_path, examples):
     return correct / max(total, 1)
 
 
-def run(config, model_path):
+def run(config, workdir):
+    """`recipes/evaluate.py`: `evaluate_model` with a config of
+    `recipes/configs/evaluate.py` (`model` and the data fields).
+
+    Returns:
+        `{"test_accuracy": float, "examples": int}`.
+
+    Raises:
+        ValueError: for a missing `model` or bad settings.
+    """
+    if not config.model:
+        raise ValueError("evaluate needs --config.model=<.keras file, SavedModel folder or .tflite file>.")
+    return evaluate_model(config_lib.training_config(config, workdir, ignore=("model",)), config.model)
+
+
+def evaluate_model(config, model_path):
     """Test accuracy of a saved `.keras` model, an exported SavedModel or a
     LiteRT `.tflite` file.
 

@@ -5,11 +5,40 @@ import os
 import numpy as np
 
 from recipes.lib import common
+from recipes.lib import config as config_lib
 
 CALIBRATION_EXAMPLES = 500
 
 
-def run(
+def run(config, workdir):
+    """`recipes/export.py`: `export_model` with a config of
+    `recipes/configs/export.py` (`model`, `export_dir`, `format`,
+    `quantize`, `compute_dtype`, `int8_io`, `float_logits`,
+    `max_accuracy_drop` and the data fields).
+
+    Returns:
+        The export path.
+
+    Raises:
+        ValueError, FileExistsError, RuntimeError: as `export_model`.
+    """
+    own = ("model", "format", "quantize", "compute_dtype", "int8_io", "float_logits", "max_accuracy_drop")
+    data = config_lib.training_config(config, workdir, ignore=own)
+    if not config.model:
+        raise ValueError("export needs --config.model=path/to/student.keras (the trained student).")
+    return export_model(
+        data,
+        config.model,
+        format=config.format,
+        quantize=None if config.quantize == "none" else config.quantize,
+        compute_dtype=config.compute_dtype,
+        int8_io=config.int8_io,
+        max_accuracy_drop=config.max_accuracy_drop,
+        float_logits=config.float_logits,
+    )
+
+
+def export_model(
     config,
     model_path,
     format="saved_model",

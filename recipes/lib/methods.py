@@ -1,5 +1,5 @@
 """Distillation methods by name, with default layer pairs for the reference
-models: what `--method=kd+at` turns into."""
+models: what `--config.method=kd+at` turns into."""
 
 from tfkd import losses
 from tfkd.models import TAPS
@@ -22,6 +22,8 @@ _CLASSES = {
     "sp": losses.SimilarityPreserving,
     "pkt": losses.ProbabilisticKT,
 }
+# The feature methods by name (`config.METHODS` adds the logit methods).
+FEATURE_METHODS = tuple(_CLASSES)
 
 
 def _pairs(method, teacher_name, student_name):
@@ -29,14 +31,14 @@ def _pairs(method, teacher_name, student_name):
     if t_taps is None or s_taps is None:
         unknown = teacher_name if t_taps is None else student_name
         raise ValueError(
-            f"--method={method} has no default layers for the model {unknown!r}. "
-            "Fix: name the pair with --hints=teacher_layer:student_layer."
+            f"--config.method={method} has no default layers for the model {unknown!r}. "
+            "Fix: name the pair with --config.hints=teacher_layer:student_layer."
         )
     kind = "conv" if "block1" in s_taps else "dense"
     pairs = _PAIRS[method].get(kind)
     if not pairs:
         raise ValueError(
-            f"--method={method} needs convolutional feature maps, but the "
+            f"--config.method={method} needs convolutional feature maps, but the "
             f"student {student_name!r} has none. Fix: pick another method "
             "(kd, fitnet, rkd, sp, pkt) or a convolutional student."
         )
@@ -63,10 +65,10 @@ def _logit_loss(method, config, num_examples, steps_per_epoch, prefix):
         )
     if method == "crd":
         if not num_examples:
-            raise ValueError("--method=crd needs the number of training examples (its memory bank's size).")
+            raise ValueError("--config.method=crd needs the number of training examples (its memory bank's size).")
         if prefix:
             raise ValueError(
-                "--method=crd reads one teacher's penultimate features; with several teachers use kd, dkd or dist."
+                "--config.method=crd reads one teacher's penultimate features; with several teachers use kd, dkd or dist."
             )
         return losses.CRD(
             feature_dim=config.crd_feature_dim,

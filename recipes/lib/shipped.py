@@ -1,17 +1,20 @@
-"""The artefacts the repository ships: the reference teacher and the tuned
-distillation settings (`recipes/results/tuned.json`, written by `tune.py`,
-read here and nowhere else)."""
+"""The artefacts the repository ships: the reference teachers (with their
+records) and the file `tune.py` writes its searches to
+(`recipes/results/tuned.json`; the configs that use a result carry its
+values)."""
 
-import dataclasses
 import hashlib
 import json
 import os
 
-from recipes.lib.config import Config
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
 TEACHER = os.path.join(ROOT, "saved_models", "fashion_mnist_cnn_teacher.keras")
 TUNED = os.path.join(ROOT, "recipes", "results", "tuned.json")
+
+
+def path(name):
+    """The absolute path of the shipped file `saved_models/<name>`."""
+    return os.path.join(ROOT, "saved_models", name)
 
 
 def teacher_path():
@@ -30,24 +33,3 @@ def sha256(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def tuned(config, method):
-    """`config` with the settings tune.py found for its student and method."""
-    if not os.path.exists(TUNED):
-        return config
-    with open(TUNED) as f:
-        return tuned_config(config, json.load(f), method)
-
-
-def student_key(config):
-    """The student's key in tuned.json: its name and width."""
-    return f"{config.student}_w{config.student_width}" if config.student_width else config.student
-
-
-def tuned_config(config, tuned, method):
-    """`config` with the settings in `tuned` (tuned.json's content) for its
-    student and `method` (unchanged where nothing was tuned)."""
-    found = tuned.get(student_key(config), {}).get(method, {})
-    fields = {f.name for f in dataclasses.fields(Config)}
-    return dataclasses.replace(config, **{k: v for k, v in found.items() if k in fields})

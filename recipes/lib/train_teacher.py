@@ -9,6 +9,7 @@ import time
 from absl import logging
 
 from recipes.lib import common, shipped
+from recipes.lib import config as config_lib
 from recipes.lib.config import Config
 from tfkd import models
 
@@ -19,7 +20,8 @@ def run(config, workdir=None):
     Training resumes from the last epoch when rerun with the same workdir.
 
     Args:
-        config: a `recipes.lib.config.Config` (`teacher_model`, data, ...).
+        config: a `recipes.lib.config.Config` (`teacher_model`, data, ...),
+            or a config of `recipes/configs/train_teacher.py`.
         workdir: output folder. Defaults to `config.workdir`.
 
     Returns:
@@ -28,9 +30,8 @@ def run(config, workdir=None):
     Raises:
         ValueError: for a bad config (before any training).
     """
-    workdir = workdir or config.workdir
-    config.workdir = workdir
-    config.validate()
+    config = config_lib.training_config(config, workdir)
+    workdir = config.workdir
     # First: a multi-worker strategy must exist before TensorFlow runs anything.
     strategy = common.make_strategy(config.strategy)
     common.set_up(config)
@@ -95,17 +96,14 @@ def ship(result, config, run_dir):
 
 
 def command(config):
-    """The command line that trains this teacher: every setting that differs
-    from the defaults, as a flag."""
+    """The command line that trains this teacher: `--config.<field>=` for
+    every setting that differs from the defaults, then `--workdir`."""
     default = dataclasses.asdict(Config())
     flags = []
     for key, value in dataclasses.asdict(config).items():
-        if value == default[key]:
+        if key == "workdir" or value == default[key]:
             continue
-        if isinstance(value, bool):
-            flags.append(f"--{key}" if value else f"--no{key}")
-        elif isinstance(value, (tuple, list)):
-            flags.append(f"--{key}={','.join(map(str, value))}")
-        else:
-            flags.append(f"--{key}={value}")
-    return " ".join(["python recipes/train_teacher.py", *flags])
+        if isinstance(value, (tuple, list)):
+            value = ",".join(map(str, value))
+        flags.append(f"--config.{key}={value}")
+    return " ".join(["python recipes/train_teacher.py", *flags, f"--workdir={config.workdir}"])

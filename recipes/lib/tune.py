@@ -7,7 +7,8 @@ import os
 
 import keras
 
-from recipes.lib import common, shipped
+from recipes.lib import common
+from recipes.lib import config as config_lib
 from recipes.lib.methods import TYPICAL_WEIGHT, build_losses
 from tfkd import models
 from tfkd.distiller import Distiller
@@ -125,7 +126,7 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
 def _project(base, method, grid):
     """The KerasTuner project: one per student, method and grid, so a search
     over another grid never resumes this one."""
-    name = f"{shipped.student_key(base)}_{method}"
+    name = f"{config_lib.student_key(base)}_{method}"
     if method in ("kd", "kd_mixup") and (tuple(grid["temperature"]), tuple(grid["alpha"])) != (TEMPERATURES, ALPHAS):
         name += (
             "_T" + "-".join(f"{t:g}" for t in grid["temperature"]) + "_a" + "-".join(f"{a:g}" for a in grid["alpha"])
@@ -133,7 +134,35 @@ def _project(base, method, grid):
     return name
 
 
-def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output="", temperatures=None, alphas=None, command=""):
+def run(config, workdir, command=""):
+    """`recipes/tune.py`: `search` with a config of `recipes/configs/tune.py`
+    (the training fields, `tune_methods`, `max_trials`, `trial_epochs`,
+    `temperatures`, `alphas`, `output`).
+
+    Returns:
+        `{method: {setting: value, "val_accuracy": float, ...}}`.
+
+    Raises:
+        ValueError: as `search`.
+    """
+    own = ("tune_methods", "max_trials", "trial_epochs", "temperatures", "alphas", "output")
+    base = config_lib.training_config(config, workdir, ignore=own)
+    methods = [m.strip() for m in config.tune_methods.split(",") if m.strip()]
+    return search(
+        base,
+        methods,
+        config.max_trials,
+        config.trial_epochs,
+        config.output,
+        tuple(config.temperatures),
+        tuple(config.alphas),
+        command=command,
+    )
+
+
+def search(
+    config, methods=("kd",), max_trials=12, trial_epochs=8, output="", temperatures=None, alphas=None, command=""
+):
     """Tunes each method for `config.student` and records the best settings.
 
     Resumable: the KerasTuner project under `workdir/tune/` keeps finished
@@ -163,7 +192,7 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output="", tempe
     if not all(t > 0 for t in grid["temperature"]) or not all(a >= 0 for a in grid["alpha"]):
         raise ValueError(f"Temperatures must be > 0 and alphas >= 0, got {grid}.")
     if not config.teacher:
-        raise ValueError("tune needs --teacher=path/to/teacher.keras.")
+        raise ValueError("tune needs --config.teacher=path/to/teacher.keras.")
     unknown = [m for m in methods if m not in (*GRID_METHODS, *TYPICAL_WEIGHT)]
     if unknown:
         raise ValueError(f"Unknown method(s) {unknown}; expected one of {[*GRID_METHODS, *sorted(TYPICAL_WEIGHT)]}.")
@@ -175,13 +204,12 @@ def run(config, methods=("kd",), max_trials=12, trial_epochs=8, output="", tempe
         for result in results.values():
             result["command"] = command
     if output:
-        key = shipped.student_key(config)
+        key = config_lib.student_key(config)
         merged = {}
         if os.path.exists(output):
             with open(output) as f:
                 merged = json.load(f)
         merged.setdefault(key, {}).update(results)
         os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-        with open(output, "w") as f:
-            json.dump(merged, f, indent=2, sort_keys=True)
+        common.write_json_atomically(output, merged)
     return results

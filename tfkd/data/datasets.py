@@ -143,10 +143,10 @@ def _missing(name, searched, data_dir, extra=""):
     elif name in _IDX:
         fix = (
             f"set {_IDX[name][0]} to a folder with the four IDX .gz files, "
-            "or pass download=True (--download) on a machine with network"
+            "or pass download=True (--config.download=True) on a machine with network"
         )
     else:
-        fix = "pass download=True (--download) on a machine with network, or --data_dir with a prepared TFDS copy"
+        fix = "pass download=True (--config.download=True) on a machine with network, or --config.data_dir with a prepared TFDS copy"
     return f"Dataset {name!r} was not found. Looked for: {where}.{extra} Fix: {fix}."
 
 

@@ -268,7 +268,7 @@ def write(path, content, report, overwrite):
     if not overwrite and (os.path.exists(path) or os.path.exists(json_path)):
         raise FileExistsError(
             f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
-            "Fix: choose another path, or pass overwrite=True (--overwrite)."
+            "Fix: choose another path, or pass overwrite=True (--config.overwrite=True in the recipes)."
         )
     report = {**report, "size_bytes": len(content), "tfkd_version": __version__}
     atomic.write_json(json_path, report, indent=2)
@@ -310,7 +310,7 @@ def export(
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(
             f"Export destination {path!r} exists; tfkd never overwrites an export silently. "
-            "Fix: choose another path, or pass overwrite=True (--overwrite)."
+            "Fix: choose another path, or pass overwrite=True (--config.overwrite=True in the recipes)."
         )
     input_shape = tuple(student.inputs[0].shape[1:])
     calibration = validate(quantize, representative_data, input_shape, int8_io, float_logits)

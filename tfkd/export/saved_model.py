@@ -31,7 +31,7 @@ def check_destination(path, overwrite):
     if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)) and not overwrite:
         raise FileExistsError(
             f"Export destination {path!r} exists and is not empty; tfkd never overwrites an export silently. "
-            "Fix: choose another path, or pass overwrite=True (--overwrite) to replace it."
+            "Fix: choose another path, or pass overwrite=True (--config.overwrite=True in the recipes) to replace it."
         )
 
 

@@ -1,0 +1,92 @@
+"""Configs of `recipes/benchmark_accuracy.py` (`make benchmark-accuracy`): every row over seeds.
+
+    python recipes/benchmark_accuracy.py --config=recipes/configs/benchmark_accuracy.py:cnn_30_epochs \
+        --workdir=workdirs/benchmark_accuracy
+    # a rerun with the same workdir reuses finished runs; --config.collect=True only rebuilds the tables
+
+Rows (`rows`, comma-separated) are named in recipes/lib/accuracy_rows.py: scratch,
+scratch+mixup, kd, kd+mixup, kd pure, kd online, kd top-5, fitnet, at, rkd, sp, pkt, kd+at,
+dkd, dist, kd std, crd, kd+crd, and the two-teacher rows (`second_teacher` is the
+ensemble's second member): kd (2 teachers), kd+mixup (2 teachers), kd std (2 teachers),
+dist (2 teachers), kd std+mixup (2 teachers), dist+mixup (2 teachers). Each student's
+schedule is its own (recipes/lib/accuracy_rows.py: the MLP 60 epochs, the CNN 20) unless
+`epochs` is set. Test accuracy below, mean ± std over the seeds; Δ against the better
+scratch row.
+
+Variants (after the colon; 2 CPU cores):
+  (none)            the MLP and the CNN, rows scratch, scratch+mixup, kd, kd+mixup, kd pure,
+                    3 seeds, the compression curve (recipes/results/table.md).
+  mlp_two_teachers  the MLP, 5 seeds, function matching from one and two teachers: best
+                    distillation row (chosen on validation) kd+mixup 90.28 ± 0.10 against
+                    scratch+mixup 90.04 ± 0.24 (commits 050e6a9/494ea99; 205-348 s a run,
+                    recipes/results/mlp_two_teachers.md).
+  mlp_logit_methods DKD, DIST and standardized kd on the MLP, 3 seeds: 89.56 ± 0.07,
+                    89.94 ± 0.13, 90.02 ± 0.27 against scratch 89.40 ± 0.17 (commit 625dd7a;
+                    120-241 s a run, recipes/results/logit_methods_mlp.md).
+  mlp_ensemble_logit  standardized kd and DIST on the ensemble's mixup views, the MLP, 5 seeds
+                    (recipes/results/mlp_ensemble_logit.md).
+  cnn_30_epochs     cnn_flat w8, 30 epochs, the two-teacher ensemble: 91.70 ± 0.25 against
+                    scratch+mixup 91.11 ± 0.17, +0.59, 2.8 σ (253-555 s a run,
+                    recipes/results/cnn_30_epochs.md).
+  view_cache_parity cnn_flat w8 with shifts and flips: kd online 90.32 ± 0.21, kd top-5
+                    90.04 ± 0.19 (recipes/results/view_cache_parity.md).
+  smoke             tiny slices (tests).
+
+`tuned` holds what `recipes/tune.py` found on the validation split (its searches are
+recorded with their commands in recipes/results/tuned.json): kd for the MLP (T in
+{1, 2, 4, 8} x α in {0, 0.1, 0.5}, 30-epoch trials, 91.23% on validation) and the CNN
+(T in {2, 4} x α in {0.1, 0.5}, 20-epoch trials, 92.13%); DKD, DIST, standardized kd and
+CRD for the MLP (commit 625dd7a: 91.07%, 90.92%, 91.13%, 90.77%). A row takes the
+settings of plain kd, then those of its own search.
+"""
+
+from recipes.lib import config as config_lib
+from recipes.lib import shipped
+from recipes.lib.benchmark_accuracy import Settings
+
+TUNED = {
+    "mlp_small_w128": {
+        "kd": {"temperature": 2.0, "alpha": 0.5},
+        "dkd": {"dkd_temperature": 1.0, "dkd_beta": 2.0},
+        "dist": {"dist_temperature": 1.0, "dist_beta": 2.0},
+        "kd_std": {"temperature": 4.0, "alpha": 0.1},
+        "crd": {"crd_negatives": 1024, "crd_weight": 0.8},
+    },
+    "cnn_flat_w8": {"kd": {"temperature": 2.0, "alpha": 0.5}},
+}
+SECOND_TEACHER = shipped.path("fashion_mnist_cnn_flat_w8_60ep.keras")
+ENSEMBLE = {"second_teacher": SECOND_TEACHER, "curve_widths": ()}
+
+VARIANTS = {
+    "mlp_two_teachers": {
+        **ENSEMBLE,
+        "students": "mlp",
+        "seeds": (0, 1, 2, 3, 4),
+        "rows": "scratch,scratch+mixup,kd+mixup,kd+mixup (2 teachers)",
+    },
+    "mlp_logit_methods": {"students": "mlp", "rows": "scratch,dkd,dist,kd std", "curve_widths": ()},
+    "mlp_ensemble_logit": {
+        **ENSEMBLE,
+        "students": "mlp",
+        "seeds": (0, 1, 2, 3, 4),
+        "rows": "scratch,scratch+mixup,kd+mixup (2 teachers),kd std+mixup (2 teachers),dist+mixup (2 teachers)",
+    },
+    "cnn_30_epochs": {
+        **ENSEMBLE,
+        "students": "cnn",
+        "epochs": 30,
+        "rows": "scratch,scratch+mixup,kd (2 teachers)",
+    },
+    "view_cache_parity": {
+        "students": "cnn",
+        "augment": "on",
+        "rows": "scratch,kd online,kd top-5",
+        "curve_widths": (),
+    },
+    "smoke": {"smoke": True},
+}
+
+
+def get_config(variant=""):
+    config = config_lib.config_dict(Settings, tuned=TUNED, collect=False)
+    return config_lib.with_variant(config, variant, VARIANTS)

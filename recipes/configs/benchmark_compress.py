@@ -1,0 +1,31 @@
+"""Configs of `recipes/benchmark_compress.py` (`make benchmark-compress`): students cut out of the teacher.
+
+    python recipes/benchmark_compress.py --workdir=workdirs/benchmark_compress
+
+The shipped cnn_teacher (92.94%) cut to each of `keeps` (the fraction of each layer's
+channels), distilled `epochs` epochs over `seeds`, against the same architecture from random
+weights (kd, scratch, and scratch with shifts and flips on the first seed, kept on the others
+only if it won on validation); also distilled in `short_epochs`. Writes compress.md and
+compress.png (validation curves, compression curve). Resumable.
+
+Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the cores shared):
+  (none)   uniform pruning, keeps 0.5 and 0.32 (40,154 and 16,316 parameters), 3 seeds, 10
+           epochs: pruned + kd 92.19 ± 0.08 and 90.72 ± 0.16, random init + kd 91.72 ± 0.14
+           and 89.87 ± 0.14, scratch 91.76 ± 0.16 and 89.85 ± 0.48 (commit ca2796d,
+           recipes/results/compress.md).
+  search   the same sizes with the channels allocated per layer by tfkd.pruning.search_keep
+           (recipes/results/compress_remedies.md).
+  smoke    tiny slices (tests).
+"""
+
+from recipes.lib import config as config_lib
+from recipes.lib.benchmark_compress import Settings
+
+VARIANTS = {
+    "search": {"keep_by": "search"},
+    "smoke": {"smoke": True},
+}
+
+
+def get_config(variant=""):
+    return config_lib.with_variant(config_lib.config_dict(Settings), variant, VARIANTS)

@@ -1,0 +1,38 @@
+"""Configs of `recipes/compress.py`: a student cut out of the teacher, distilled, int8.
+
+    python recipes/compress.py --config=recipes/configs/compress.py:quarter --workdir=workdirs/compress
+
+Variants (after the colon; results on the test split, 2 CPU cores):
+  (none), quarter  the shipped cnn_teacher cut to half its channels (40,154 parameters, 25.5%),
+           10 epochs of kd on cached logits (T = 2, α = 0.5), int8 LiteRT: 92.19 ± 0.08 over
+           3 seeds, int8 92.17 ± 0.04 (make benchmark-compress, commit ca2796d;
+           recipes/results/compress.md); about 7 min a training with the cores shared.
+  tenth    keep 0.32 (16,316 parameters, 10.4%): 90.72 ± 0.16, int8 90.62 ± 0.16 (same run).
+  resnet14_width  the shipped ResNet-14 at keep 0.7 (86,538 parameters), 5 epochs: 93.04%,
+           int8 93.06% (seed 0; recipes/results/compress_resnet14.md).
+  resnet14_depth  the ResNet-14 with 3 of its 4 droppable blocks removed (78,426 parameters),
+           5 epochs: 92.31%, int8 92.35% (same file).
+  smoke    a few steps on a small slice (tests).
+
+Besides the training fields (recipes/configs/distill.py): `export` ("int8" or "none") and
+`baselines` (also train the pruned architecture from random weights, scratch and kd).
+"""
+
+from recipes.lib import config as config_lib
+from recipes.lib import shipped
+
+COMPRESS = dict(augment=False, cache_teacher=True, views=1, epochs=10, method="kd")
+RESNET14 = dict(teacher=shipped.path("fashion_mnist_resnet14_teacher.keras"), epochs=5)
+
+VARIANTS = {
+    "quarter": {"keep": 0.5},
+    "tenth": {"keep": 0.32},
+    "resnet14_width": {**RESNET14, "keep": 0.7},
+    "resnet14_depth": {**RESNET14, "keep": 1.0, "drop_blocks": 3},
+    "smoke": {"smoke": True, "epochs": 1},
+}
+
+
+def get_config(variant=""):
+    config = config_lib.config_dict(teacher=shipped.TEACHER, export="int8", baselines=False, **COMPRESS)
+    return config_lib.with_variant(config, variant, VARIANTS)
