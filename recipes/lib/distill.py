@@ -86,7 +86,8 @@ def run(config, workdir=None, extra_callbacks=(), identity=None):
     teacher_paths = list(config.teachers) or ([config.teacher] if config.teacher else [])
     if distil and not teacher_paths:
         raise ValueError(
-            "--config.method needs a teacher: pass --config.teacher=path/to/teacher.keras (recipes/train_teacher.py writes one)."
+            "--config.method needs a teacher: pass --config.teacher=path/to/teacher.keras "
+            "(recipes/train_teacher.py writes one)."
         )
 
     if os.path.exists(result_path) and os.path.exists(student_path):

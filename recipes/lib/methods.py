@@ -68,7 +68,8 @@ def _logit_loss(method, config, num_examples, steps_per_epoch, prefix):
             raise ValueError("--config.method=crd needs the number of training examples (its memory bank's size).")
         if prefix:
             raise ValueError(
-                "--config.method=crd reads one teacher's penultimate features; with several teachers use kd, dkd or dist."
+                "--config.method=crd reads one teacher's penultimate features; with several teachers use kd, dkd "
+                "or dist."
             )
         return losses.CRD(
             feature_dim=config.crd_feature_dim,

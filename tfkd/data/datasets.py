@@ -146,7 +146,10 @@ def _missing(name, searched, data_dir, extra=""):
             "or pass download=True (--config.download=True) on a machine with network"
         )
     else:
-        fix = "pass download=True (--config.download=True) on a machine with network, or --config.data_dir with a prepared TFDS copy"
+        fix = (
+            "pass download=True (--config.download=True) on a machine with network, or --config.data_dir with a "
+            "prepared TFDS copy"
+        )
     return f"Dataset {name!r} was not found. Looked for: {where}.{extra} Fix: {fix}."
 
 

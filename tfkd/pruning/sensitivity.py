@@ -47,6 +47,17 @@ def _labelled(data, model):
     return images, labels
 
 
+def _inputs(data, model, calibration_data, caller):
+    """The evaluation images and integer labels; refuses missing calibration data."""
+    images, labels = _labelled(data, model)
+    if calibration_data is None:
+        raise ValueError(
+            f"{caller} re-estimates BatchNorm statistics after each cut and needs calibration_data. Fix: pass "
+            "calibration_data=train_images[:512]."
+        )
+    return images, labels
+
+
 def layer_sensitivity(model, data, keep=0.5, calibration_data=None, importance="activation", batch_size=256):
     """The accuracy of `model` with each prunable layer alone cut to `keep`.
 
@@ -80,12 +91,7 @@ def layer_sensitivity(model, data, keep=0.5, calibration_data=None, importance="
     ```
     """
     _check_fraction(keep, "`keep`")
-    images, labels = _labelled(data, model)
-    if calibration_data is None:
-        raise ValueError(
-            "layer_sensitivity re-estimates BatchNorm statistics after each cut and needs calibration_data. Fix: "
-            "pass calibration_data=train_images[:512]."
-        )
+    images, labels = _inputs(data, model, calibration_data, "layer_sensitivity")
     out = {}
     for group in _groups(model):
         pruned = prune_width(model, {name: keep for name in group}, calibration_data, importance)
@@ -134,12 +140,7 @@ def search_keep(model, data, keep=0.5, calibration_data=None, importance="activa
     """
     _check_fraction(keep, "`keep`")
     _check_fraction(step, "`step`")
-    images, labels = _labelled(data, model)
-    if calibration_data is None:
-        raise ValueError(
-            "search_keep re-estimates BatchNorm statistics after each cut and needs calibration_data. Fix: pass "
-            "calibration_data=train_images[:512]."
-        )
+    images, labels = _inputs(data, model, calibration_data, "search_keep")
     groups = _groups(model)
     budget = prune_width(model, keep, importance="magnitude").count_params()
 
