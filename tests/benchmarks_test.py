@@ -272,3 +272,45 @@ def test_compress_benchmark_smoke_writes_its_table(tmp_path):
     assert "keep=0.5: 40,154 params (25.5%)" in table
     with pytest.raises(ValueError, match="keeps"):
         bc.run(bc.Settings(teacher=settings.teacher, keeps=(1.5,)))
+
+
+def test_tuned_values_in_the_configs_are_those_tune_recorded():
+    """The configs carry the values tune.py found (recipes/results/tuned.json holds its searches)."""
+    import json
+
+    from recipes.configs import distill as distill_config
+    from recipes.lib import shipped
+
+    recorded = json.load(open(shipped.TUNED))
+    for student, searches in accuracy_config.TUNED.items():
+        for search, values in searches.items():
+            assert {k: recorded[student][search][k] for k in values} == values, (student, search)
+    kd = recorded["mlp_small_w128"]["kd"]
+    mlp = distill_config.get_config("mlp_kd")
+    assert (mlp.temperature, mlp.alpha) == (kd["temperature"], kd["alpha"])
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    ["distill", "train_teacher", "compress", "evaluate", "export", "tune", "benchmark_accuracy", "benchmark_compress"],
+)
+def test_every_config_variant_loads_and_validates(recipe, tmp_path):
+    """Each variant of each config file turns into valid settings (a
+    misspelt field or a bad value in a variant fails here, not in a run)."""
+    import importlib
+
+    from recipes.lib import benchmark_compress
+    from recipes.lib import config as config_lib
+
+    module = importlib.import_module(f"recipes.configs.{recipe}")
+    own = ("export", "baselines", "model", "format", "quantize", "compute_dtype", "int8_io", "float_logits")
+    own += ("max_accuracy_drop", "tune_methods", "max_trials", "trial_epochs", "temperatures", "alphas", "output")
+    for variant in ["", *module.VARIANTS]:
+        config = module.get_config(variant)
+        if recipe == "benchmark_accuracy":
+            settings = benchmark_accuracy.settings_of(config, str(tmp_path))
+            assert all(r in benchmark_accuracy.ROWS for r in settings.rows)
+        elif recipe == "benchmark_compress":
+            config_lib.to_dataclass(benchmark_compress.Settings, config, workdir=str(tmp_path))
+        else:
+            config_lib.training_config(config, str(tmp_path), ignore=own)
