@@ -18,10 +18,10 @@ Besides the training fields (recipes/configs/distill.py): `export` ("int8" or "n
 `baselines` (also train the pruned architecture from random weights, scratch and kd).
 """
 
+from recipes.lib import compress, shipped
 from recipes.lib import config as config_lib
-from recipes.lib import shipped
 
-COMPRESS = dict(augment=False, cache_teacher=True, views=1, epochs=10, method="kd")
+COMPRESS = dict(**compress.TRAINING, epochs=10, method="kd")
 RESNET14 = dict(teacher=shipped.path("fashion_mnist_resnet14_teacher.keras"), epochs=5)
 
 VARIANTS = {

@@ -269,11 +269,9 @@ def run(config, workdir=None, print_fn=print):
                 keep=keep,
                 keep_by=settings.keep_by,
                 epochs=settings.epochs,
-                augment=False,
-                cache_teacher=True,
-                views=1,
                 seed=seed,
                 smoke=settings.smoke,
+                **compress.TRAINING,
             )
             folder = os.path.join(settings.workdir, f"keep{keep:g}", f"seed{seed}")
             # Scratch with augmentation runs on the first seed; on the others

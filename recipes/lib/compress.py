@@ -15,6 +15,10 @@ from recipes.lib.evaluate import accuracy_of
 from tfkd import pruning
 from tfkd.pruning.importance import CALIBRATION_EXAMPLES
 
+# How the students cut out of the teacher are trained: no augmentation (they
+# start from the teacher's features) and the teacher's logits cached once.
+TRAINING = dict(augment=False, cache_teacher=True, views=1)
+
 
 def prune(config, teacher, path):
     """The pruned student, saved to `path` (reused when it is already there).

@@ -127,9 +127,7 @@ def run(config, workdir, print_fn=print):
         overwrite=True,
         keep=config.compress_keep,
         epochs=config.compress_epochs,
-        augment=False,
-        cache_teacher=True,
-        views=1,
+        **compress.TRAINING,
     )
     pruned = compress.compress(cut_config, os.path.join(workdir, "compress"), print_fn=lambda *_: None)
     cut = {r["model"]: r for r in pruned}
