@@ -15,6 +15,8 @@ Variants (after the colon; 2 CPU cores):
   mlp_logit  DKD, DIST, standardized kd and CRD on the MLP, their own grids (6 trials
              each, commit 625dd7a): recipes/results/tuned.json.
   cnn_kd     kd on cnn_flat w8 (20-epoch trials): T = 2, α = 0.5, 92.13% on validation.
+  cnn_logit  standardized kd and DIST on cnn_flat w8 (20-epoch trials, their grids:
+             6 and 4 trials): recipes/results/tuned.json.
   smoke      two trials of one epoch on a slice (tests).
 """
 
@@ -38,6 +40,16 @@ VARIANTS = {
         "temperatures": (2.0, 4.0),
         "alphas": (0.1, 0.5),
         "max_trials": 4,
+    },
+    "cnn_logit": {
+        "student": "cnn_flat",
+        "student_width": 8,
+        "augment": False,
+        "cache_teacher": True,
+        "views": 1,
+        "trial_epochs": 20,
+        "tune_methods": "kd_std,dist",
+        "max_trials": 6,
     },
     "smoke": {"smoke": True, "max_trials": 2, "trial_epochs": 1, "temperatures": (2.0, 4.0), "alphas": (0.1,)},
 }
