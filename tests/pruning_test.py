@@ -348,5 +348,7 @@ def test_sensitivity_refuses_bad_requests():
         tfkd.pruning.search_keep(model, (x, np.zeros(16)), 0.5)
     with pytest.raises(ValueError, match="`step`"):
         tfkd.pruning.search_keep(model, (x, np.zeros(16)), 0.5, calibration_data=x, step=0)
+    with pytest.raises(ValueError, match="`importance` must be one of"):
+        tfkd.pruning.search_keep(model, (x, np.zeros(16)), 0.5, calibration_data=x, importance="l2")
     with pytest.raises(ValueError, match="a smaller `step`"):
         tfkd.pruning.search_keep(model, (x, np.zeros(16)), 0.02, calibration_data=x, step=0.5)

@@ -11,10 +11,11 @@ non-uniform student of the same size can be compared.
 
 import numpy as np
 
+from tfkd.pruning import importance as importance_lib
 from tfkd.pruning.batchnorm import recalibrate_batchnorm
 from tfkd.pruning.channel_graph import ChannelGraph
 from tfkd.pruning.importance import calibration_images
-from tfkd.pruning.width import _check_fraction, prune_width
+from tfkd.pruning.width import _check_fraction, _fractions, cut, prune_width, rank
 
 
 def _groups(model):
@@ -25,8 +26,13 @@ def _groups(model):
 
 
 def _accuracy(model, images, labels, batch_size):
-    logits = model.predict(images, batch_size=batch_size, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == labels))
+    # Called eagerly: every candidate is a new model, and tracing `predict`
+    # for each costs more than the forward passes themselves.
+    hits = 0
+    for start in range(0, len(images), batch_size):
+        logits = np.asarray(model(images[start : start + batch_size], training=False))
+        hits += int(np.sum(np.argmax(logits, axis=-1) == labels[start : start + batch_size]))
+    return hits / len(images)
 
 
 def _labelled(data, model):
@@ -141,15 +147,21 @@ def search_keep(model, data, keep=0.5, calibration_data=None, importance="activa
     _check_fraction(keep, "`keep`")
     _check_fraction(step, "`step`")
     images, labels = _inputs(data, model, calibration_data, "search_keep")
+    if importance not in importance_lib.METHODS:
+        raise ValueError(f"`importance` must be one of {list(importance_lib.METHODS)}, got {importance!r}.")
     groups = _groups(model)
     budget = prune_width(model, keep, importance="magnitude").count_params()
+    # One graph and one ranking of the original model serve every candidate.
+    graph = ChannelGraph(model)
+    calibration = calibration_images(calibration_data, tuple(model.inputs[0].shape[1:]))
+    scores = rank(graph, importance, calibration)
 
     def fractions_of(levels):
         return {name: level for group, level in zip(groups, levels) for name in group}
 
     def evaluate(levels):
-        pruned = prune_width(model, fractions_of(levels), calibration_data, importance)
-        recalibrate_batchnorm(pruned, calibration_data)
+        pruned = cut(graph, _fractions(graph, fractions_of(levels)), scores)
+        recalibrate_batchnorm(pruned, calibration)
         return pruned.count_params(), _accuracy(pruned, images, labels, batch_size)
 
     levels = [1.0] * len(groups)

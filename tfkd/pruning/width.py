@@ -121,19 +121,48 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
         images = importance_lib.calibration_images(calibration_data, tuple(model.inputs[0].shape[1:]))
     elif calibration_data is not None:
         importance_lib.calibration_images(calibration_data, tuple(model.inputs[0].shape[1:]))
+    return cut(graph, fractions, rank(graph, importance, images), round_to)
+
+
+def rank(graph, importance, images=None):
+    """Each prunable group's per-channel scores (higher is kept first).
+
+    Args:
+        graph: the model's `ChannelGraph`.
+        importance: one of `tfkd.pruning.importance.METHODS`.
+        images: calibration images as from `calibration_images`, for
+            `"activation"`.
+
+    Returns:
+        `{group root: float array of the group's size}`; `"bn_scale"` leaves
+        out groups no BatchNorm carries.
+    """
     if importance == "activation":
-        scores = importance_lib.activation(graph, images)
-    elif importance == "bn_scale":
-        scores = importance_lib.bn_scale(graph)
-    else:
-        scores = importance_lib.magnitude(graph)
+        return importance_lib.activation(graph, images)
+    if importance == "bn_scale":
+        return importance_lib.bn_scale(graph)
+    return importance_lib.magnitude(graph)
+
+
+def cut(graph, fractions, scores, round_to=1):
+    """The model of `graph` with each group cut to its fraction, keeping the
+    highest-scoring channels (ties keep the lower index).
+
+    Args:
+        graph: the model's `ChannelGraph`.
+        fractions: `{group root: fraction}` (`_fractions`' result).
+        scores: `rank`'s result for the same graph.
+        round_to: channel counts are rounded to a multiple of this.
+
+    Returns:
+        A new, built functional `keras.Model` (see `prune_width`).
+    """
     kept = {}
     for g, fraction in fractions.items():
         if g not in scores:
             continue  # bn_scale: no BatchNorm carries the group
         size = graph.groups[g]
         n = _count(size, fraction, round_to)
-        # Most important first; ties keep the lower index.
         order = np.lexsort((np.arange(size), -np.asarray(scores[g], np.float64)))
         kept[g] = np.sort(order[:n])
     return rebuild(graph, kept)
