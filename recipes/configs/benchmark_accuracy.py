@@ -28,6 +28,9 @@ Variants (after the colon; 2 CPU cores):
   cnn_30_epochs     cnn_flat w8, 30 epochs, the two-teacher ensemble: 91.70 ± 0.25 against
                     scratch+mixup 91.11 ± 0.17, +0.59, 2.8 σ (253-555 s a run,
                     recipes/results/cnn_30_epochs.md).
+  cnn_logit_methods cnn_flat w8, 30 epochs, the two-teacher ensemble: standardized kd and DIST
+                    with their settings tuned on cnn_flat w8 (recipes/configs/tune.py:cnn_logit)
+                    against scratch, scratch+mixup and kd (recipes/results/cnn_logit_methods.md).
   view_cache_parity cnn_flat w8 with shifts and flips: kd online 90.32 ± 0.21, kd top-5
                     90.04 ± 0.19 (recipes/results/view_cache_parity.md).
   smoke             tiny slices (tests).
@@ -52,7 +55,11 @@ TUNED = {
         "kd_std": {"temperature": 4.0, "alpha": 0.1},
         "crd": {"crd_negatives": 1024, "crd_weight": 0.8},
     },
-    "cnn_flat_w8": {"kd": {"temperature": 2.0, "alpha": 0.5}},
+    "cnn_flat_w8": {
+        "kd": {"temperature": 2.0, "alpha": 0.5},
+        "dist": {"dist_temperature": 1.0, "dist_beta": 2.0},
+        "kd_std": {"temperature": 2.0, "alpha": 0.1},
+    },
 }
 SECOND_TEACHER = shipped.path("fashion_mnist_cnn_flat_w8_60ep.keras")
 ENSEMBLE = {"second_teacher": SECOND_TEACHER, "curve_widths": ()}
@@ -76,6 +83,12 @@ VARIANTS = {
         "students": "cnn",
         "epochs": 30,
         "rows": "scratch,scratch+mixup,kd (2 teachers)",
+    },
+    "cnn_logit_methods": {
+        **ENSEMBLE,
+        "students": "cnn",
+        "epochs": 30,
+        "rows": "scratch,scratch+mixup,kd (2 teachers),kd std (2 teachers),dist (2 teachers)",
     },
     "view_cache_parity": {
         "students": "cnn",
