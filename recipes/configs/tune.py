@@ -16,7 +16,8 @@ Variants (after the colon; 2 CPU cores):
              each, commit 625dd7a): recipes/results/tuned.json.
   cnn_kd     kd on cnn_flat w8 (20-epoch trials): T = 2, α = 0.5, 92.13% on validation.
   cnn_logit  standardized kd and DIST on cnn_flat w8 (20-epoch trials, their grids:
-             6 and 4 trials): recipes/results/tuned.json.
+             6 and 4 trials): kd std T = 2, α = 0.1, 92.18%; DIST T = 1, β = γ = 2,
+             92.28% on validation (recipes/results/tuned.json).
   smoke      two trials of one epoch on a slice (tests).
 """
 
