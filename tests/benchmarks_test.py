@@ -10,6 +10,7 @@ import pytest
 from recipes.configs import benchmark_accuracy as accuracy_config
 from recipes.configs import benchmark_speed as speed_config
 from recipes.lib import benchmark_accuracy, benchmark_memory, benchmark_speed
+from recipes.lib.accuracy_report import format_table
 
 pytestmark = pytest.mark.slow
 
@@ -134,6 +135,15 @@ def test_two_teacher_rows_take_both_teachers_and_mixup_only_where_named(tmp_path
     assert (two_mixup.teachers, two_mixup.views, two_mixup.method) == (("a.keras", "b.keras"), 8, "kd")
     assert two_mixup.mixup == one_mixup.mixup > 0 and two_mixup.cache_teacher
     assert one_mixup.teachers == () and one_mixup.teacher == "a.keras"
+
+
+def test_the_mixup_strength_reaches_every_mixup_row_and_the_caption(tmp_path):
+    bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, mixup=1.0))
+    teachers = {"cnn_teacher": {"path": "t.keras"}, "mlp_teacher": {"path": "m.keras"}}
+    for row, strength in [("scratch", 0.0), ("scratch+mixup", 1.0), ("kd+mixup (2 teachers)", 1.0), ("kd", 0.0)]:
+        assert bench.row_config("mlp", row, 0, teachers).mixup == strength, row
+    caption = format_table([], [], bench.s)
+    assert "'+mixup' adds mixup (Beta(1, 1))" in caption
 
 
 def test_logit_method_rows_on_the_ensemble_take_their_own_tuned_settings(tmp_path):

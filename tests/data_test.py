@@ -36,6 +36,31 @@ def test_idx_round_trip_and_bad_header(tmp_path):
         data.read_idx(str(tmp_path / "bad"))
 
 
+def _write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_splits_are_decoded_once_read_only_and_reread_when_the_file_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFKD_MNIST_DIR", str(tmp_path))
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (6, 4, 4), dtype=np.uint8), np.arange(6) % 3
+    for images_file, labels_file in datasets._IDX_FILES.values():
+        _write_idx(tmp_path / images_file, images)
+        _write_idx(tmp_path / labels_file, labels)
+    first, second = data.load_arrays("mnist"), data.load_arrays("mnist")
+    assert np.shares_memory(first["train"][0], second["train"][0])  # cached
+    np.testing.assert_array_equal(first["test"][0][..., 0], images)
+    assert first["test"][1].dtype == np.int64 and first["test"][1].tolist() == labels.tolist()
+    for x, y in first.values():
+        assert not x.flags.writeable and not y.flags.writeable
+    labels_path = tmp_path / datasets._IDX_FILES["train"][1]
+    _write_idx(labels_path, labels[::-1])  # a new version of one file
+    os.utime(labels_path, ns=(10**18, 10**18))
+    assert data.load_arrays("mnist")["train"][1].tolist() == labels[::-1].tolist()
+
+
 def test_missing_data_names_places_and_command(tmp_path, monkeypatch):
     monkeypatch.setitem(
         datasets._IDX,

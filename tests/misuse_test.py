@@ -574,6 +574,11 @@ CASES = {
         ValueError,
         r"Unknown row\(s\) \['nkd'\]",
     ),
+    "benchmark mixup strength of 0": (
+        lambda c, t: benchmark_accuracy.Settings(workdir=str(t), mixup=0.0).validate(),
+        ValueError,
+        r"--config.mixup must be > 0 \(the Beta\(a, a\) of the '\+mixup' rows\), got 0.0",
+    ),
     "config entry that is no setting": (
         lambda c, t: config_lib.training_config({"temprature": 3.0}, str(t)),
         ValueError,

@@ -77,7 +77,7 @@ def format_table(summary, results, settings):
         f"initialisation, data order and augmentation). Every row of a student has the same schedule (epochs: "
         f"{epochs}; Adam 2e-3, 1 warm-up epoch, cosine decay, batch 128) and augmentation (none, chosen on the "
         "validation split; the rows 'kd online' and 'kd top-5' use 2-pixel shifts and flips); '+mixup' adds mixup "
-        "(Beta(0.2, 0.2)), with the teacher on the same mixed images "
+        f"(Beta({settings.mixup:g}, {settings.mixup:g})), with the teacher on the same mixed images "
         f"({settings.views} cached views per example); temperature and hard-label weight from tune.py on the "
         "validation split; 'kd pure' has no hard-label term; 'kd online' runs the teacher on every augmented batch "
         "instead of replaying cached views, and 'kd top-5' replays cached views that keep only the 5 largest teacher "

@@ -50,6 +50,7 @@ class Settings:
     second_teacher: str = ""  # "" = train an mlp_teacher for the two-teacher row, else this .keras file
     epochs: int = 0  # 0 = each student's own (STUDENTS)
     views: int = 8  # cached teacher views for augmented rows
+    mixup: float = MIXUP  # Beta(mixup, mixup) of every '+mixup' row, scratch and distilled alike
     augment: str = "default"  # "default": each student's own (STUDENTS); "on"/"off" for every row
     batch_size: int = 128
     parity_precisions: tuple = ()
@@ -77,6 +78,8 @@ class Settings:
             raise ValueError(f"--config.augment must be 'default', 'on' or 'off', got {self.augment!r}.")
         if not self.seeds:
             raise ValueError("--config.seeds is empty; give at least one seed.")
+        if not self.mixup > 0:
+            raise ValueError(f"--config.mixup must be > 0 (the Beta(a, a) of the '+mixup' rows), got {self.mixup!r}.")
         for name in ("parity_epochs", "parity_examples", "batch_size", "views"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--config.{name} must be >= 1, got {getattr(self, name)}.")
@@ -155,7 +158,7 @@ class Benchmark:
         if self.s.augment != "default":
             spec["augment"] = self.s.augment == "on"
         method, standardize, mixup, two_teachers, tuned_key = parse(row)
-        mixup = MIXUP if mixup else 0.0
+        mixup = self.s.mixup if mixup else 0.0
         config = self.config(seed, precision, epochs, method=method, mixup=mixup, train_examples=examples, **spec)
         if method != "scratch":
             # Settings found on the validation split: those of plain kd, then
