@@ -13,7 +13,7 @@ import tensorflow as tf
 @pytest.fixture(autouse=True)
 def _fresh_keras():
     keras.mixed_precision.set_dtype_policy("float32")
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=False)  # no gc.collect(): ~1 s a test with TF loaded
     keras.utils.set_random_seed(0)
     yield
     keras.mixed_precision.set_dtype_policy("float32")
