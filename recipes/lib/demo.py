@@ -53,7 +53,9 @@ def run(config, workdir, print_fn=print):
         )
         runs[DISTILLED].append(
             distill.run(
-                dataclasses.replace(kd, seed=seed, method="kd", teacher=teacher_path, cache_teacher=True, views=1)
+                dataclasses.replace(
+                    kd, seed=seed, method="kd", teacher=teacher_path, cache_teacher=True, views=1, cache_on_disk=True
+                )
             )
         )
     teacher = common.load_model(teacher_path)
