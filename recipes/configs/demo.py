@@ -29,7 +29,7 @@ def get_config(variant=""):
             "student": "mlp_small",
             "student_width": 128,
             "augment": False,
-            "epochs": 12,
+            "epochs": 20,
             "seeds": (0, 1, 2),
             "temperature": 2.0,
             "alpha": 0.5,

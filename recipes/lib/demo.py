@@ -53,9 +53,7 @@ def run(config, workdir, print_fn=print):
         )
         runs[DISTILLED].append(
             distill.run(
-                dataclasses.replace(
-                    kd, seed=seed, method="kd", teacher=teacher_path, cache_teacher=True, views=1, cache_on_disk=True
-                )
+                dataclasses.replace(kd, seed=seed, method="kd", teacher=teacher_path, cache_teacher=True, views=1)
             )
         )
     teacher = common.load_model(teacher_path)
