@@ -9,9 +9,10 @@ over `seeds`; the seed-0 distilled student exported as a SavedModel (`saved_mode
 as int8 LiteRT (`export_dir`); the teacher cut to `compress_keep` of its channels and
 distilled `compress_epochs` epochs, then int8 (`compress_export`).
 
-Result (fresh clone, commit 22dc58f; 18.5 min from nothing with other jobs on the 2 cores):
-scratch 89.61 ± 0.27, kd 90.01 ± 0.14 (+0.40 ± 0.41 over 3 paired seeds), int8 90.26%
-(126 KiB), the cut teacher 91.23% after 3 epochs (int8 91.18%, 51 KiB).
+Result (fresh clone, commit 308a9b3, 2 AMD EPYC cores alone, 9 min 19 s from nothing):
+scratch 89.62 ± 0.23, kd 89.83 ± 0.19 (+0.21 ± 0.41 over 3 paired seeds), int8 90.15%
+(126 KiB), the cut teacher 91.21% after 3 epochs (int8 91.23%, 51 KiB). At 30 epochs kd gains
++0.49 ± 0.39 but the demo takes 14 min 30 s; at 12, +0.12 ± 0.15.
 
 Variants: `smoke` (tiny slices, two seeds of one epoch: the tests).
 """
