@@ -37,7 +37,8 @@ Variants (after the colon; 2 CPU cores):
   cnn_logit_methods cnn_flat w8, 30 epochs, the two-teacher ensemble: standardized kd and DIST
                     with their settings tuned on cnn_flat w8 (recipes/configs/tune.py:cnn_logit)
                     against scratch, scratch+mixup and kd. Rows "scratch,dist (2 teachers)":
-                    DIST 91.40 ± 0.32, +0.29 over scratch+mixup, below kd (275-711 s a run,
+                    DIST 91.40 ± 0.32, kd std (2 teachers) 91.33 ± 0.34, +0.29 and +0.22 over
+                    scratch+mixup, both below kd (275-711 s a run,
                     recipes/results/cnn_logit_methods.md).
   view_cache_parity cnn_flat w8 with shifts and flips: kd online 90.32 ± 0.21, kd top-5
                     90.04 ± 0.19 (recipes/results/view_cache_parity.md).
