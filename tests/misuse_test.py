@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import tfkd
 from recipes.configs import distill as distill_config
-from recipes.lib import benchmark_accuracy, benchmark_speed, distill
+from recipes.lib import benchmark_accuracy, benchmark_speed, common, distill
 from recipes.lib import config as config_lib
 from recipes.lib.config import Config
 from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
@@ -101,6 +101,10 @@ def _config(tmp, **changes):
         (tmp / "f").write_text("")
         changes["workdir"] = str(tmp / "f" / "run")
     Config(**{"workdir": str(tmp / "w"), **changes}).validate()
+
+
+def _steps_per_epoch():
+    return common.train_size(Config(smoke=True))[1]
 
 
 def _corrupt_teacher(ctx, tmp):
@@ -593,6 +597,19 @@ CASES = {
         lambda c, t: benchmark_accuracy.settings_of({"seeds": "0,one"}, str(t)),
         ValueError,
         "--config.seeds must be numbers separated by commas",
+    ),
+    "steps per execution of 0": (
+        lambda c, t: _config(t, steps_per_execution=0),
+        ValueError,
+        r"--config.steps_per_execution must be >= 1 \(training steps per graph call\), got 0",
+    ),
+    "steps per execution that do not divide an epoch": (
+        lambda c, t: distill.run(
+            Config(workdir=str(t / "w"), smoke=True, method="scratch", steps_per_execution=_steps_per_epoch() + 1)
+        ),
+        ValueError,
+        r"--config.steps_per_execution=\d+ does not divide the \d+ steps of an epoch \(Keras would run \d+\)\. "
+        r"Fix: use one of \[1, ",
     ),
     "unknown channel allocation": (
         lambda c, t: _config(t, keep_by="random"),

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from recipes.configs import demo as demo_config
+from recipes.lib import common, demo, distill, evaluate, train_teacher
 from recipes.lib import config as config_lib
-from recipes.lib import demo, distill, evaluate, train_teacher
 from recipes.lib.config import Config
 
 pytestmark = pytest.mark.slow
@@ -76,6 +76,31 @@ def test_distill_resumes_from_workdir(teacher_path, tmp_path):
     epochs = _Epochs()
     distill.run(config, extra_callbacks=[epochs])
     assert epochs.seen == [1]  # continued with the second epoch
+
+
+def test_steps_per_execution_trains_the_same_steps(teacher_path, tmp_path):
+    # Several steps per graph call run the same steps in the same order:
+    # the same weights (to float32 rounding of a few Adam steps) and history.
+    steps = common.train_size(Config(smoke=True))[1]
+    spe = next(d for d in range(2, steps + 1) if steps % d == 0)
+    out = {}
+    for n in (1, spe):
+        config = Config(
+            workdir=str(tmp_path / str(n)),
+            smoke=True,
+            teacher=teacher_path,
+            method="kd",
+            epochs=2,
+            cache_teacher=True,
+            views=1,
+            augment=False,
+            steps_per_execution=n,
+        )
+        result = distill.run(config)
+        out[n] = (keras.saving.load_model(result["student_path"], compile=False).get_weights(), result["history"])
+    for a, b in zip(out[1][0], out[spe][0]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert out[1][1]["val_accuracy"] == pytest.approx(out[spe][1]["val_accuracy"], abs=1e-6)
 
 
 def test_hint_naming_missing_layer(teacher_path, tmp_path):

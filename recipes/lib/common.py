@@ -66,6 +66,26 @@ def train_size(config):
     return n, _steps(config) or math.ceil(n / config.batch_size)
 
 
+def check_steps_per_execution(config):
+    """Refuses a `steps_per_execution` that does not divide an epoch.
+
+    Keras runs whole executions: on the recipes' endless datasets an epoch of
+    422 steps at `steps_per_execution=8` would run 424 and shift every
+    epoch's end (and the schedule's). Called before any work.
+
+    Raises:
+        ValueError: naming the divisors that fit.
+    """
+    spe = config.steps_per_execution
+    steps = train_size(config)[1]
+    if spe > 1 and steps % spe:
+        fits = [d for d in range(1, min(steps, 64) + 1) if steps % d == 0] + [steps]
+        raise ValueError(
+            f"--config.steps_per_execution={spe} does not divide the {steps} steps of an epoch (Keras would run "
+            f"{math.ceil(steps / spe) * spe}). Fix: use one of {sorted(set(fits))}, or change --config.batch_size."
+        )
+
+
 def worker_index():
     """This process's worker index under TF_CONFIG (0 without one, or for the
     chief), as TensorFlow's own `TFConfigClusterResolver` reads it."""
@@ -237,7 +257,9 @@ def learning_rate(config, steps_per_epoch, role="student"):
 
 def compile_args(config, steps_per_epoch=1, role="student"):
     """Optimizer (Adam, or AdamW with weight decay, on the schedule), the
-    hard-label loss (categorical with mixup's one-hot labels) and accuracy."""
+    hard-label loss (categorical with mixup's one-hot labels), accuracy and
+    `config.steps_per_execution` (several steps per graph call: small
+    models on a CPU spend most of a step in per-call overhead)."""
     lr = learning_rate(config, steps_per_epoch, role)
     optimizer = (
         keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
@@ -249,7 +271,7 @@ def compile_args(config, steps_per_epoch=1, role="student"):
         if config.mixup
         else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     )
-    return dict(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    return dict(optimizer=optimizer, loss=loss, metrics=["accuracy"], steps_per_execution=config.steps_per_execution)
 
 
 def agreement(student, teacher, dataset):

@@ -68,6 +68,7 @@ class Config:
     epochs: int = 0  # 0: the recipe's default (DEFAULT_EPOCHS: 15 for the teacher, 20 for a student)
     train_examples: int = 0  # > 0: train on the first N examples of the training split (shortened schedules)
     batch_size: int = 128
+    steps_per_execution: int = 1  # Keras compile(steps_per_execution=): training steps per graph call
     learning_rate: float = 2e-3  # peak learning rate (after warm-up)
     schedule: str = "cosine"  # "cosine" (linear warm-up, cosine decay to 0) or "constant"
     warmup_epochs: float = 1.0
@@ -134,6 +135,11 @@ class Config:
             raise ValueError(f"--config.epochs must be >= 1 (or 0 for the recipe's default), got {self.epochs}.")
         if self.batch_size < 1:
             raise ValueError(f"--config.batch_size must be >= 1, got {self.batch_size}.")
+        if self.steps_per_execution < 1:
+            raise ValueError(
+                f"--config.steps_per_execution must be >= 1 (training steps per graph call), "
+                f"got {self.steps_per_execution}."
+            )
         if self.schedule not in SCHEDULES:
             raise ValueError(f"--config.schedule={self.schedule!r} is not one of {list(SCHEDULES)}.")
         for name in ("warmup_epochs", "weight_decay", "mixup"):

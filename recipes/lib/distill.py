@@ -21,7 +21,15 @@ def run_name(config):
 
 
 # Settings that do not change what a run trains.
-_NOT_RUN_SETTINGS = ("workdir", "export_dir", "overwrite", "strategy", "cache_on_disk", "ship_to")
+_NOT_RUN_SETTINGS = (
+    "workdir",
+    "export_dir",
+    "overwrite",
+    "strategy",
+    "cache_on_disk",
+    "ship_to",
+    "steps_per_execution",
+)
 
 
 def _settings(config):
@@ -82,6 +90,7 @@ def run(config, workdir=None, extra_callbacks=(), identity=None):
     result_path = os.path.join(run_dir, "result.json")
     student_path = os.path.join(run_dir, "student.keras")
     val, test, spec = common.splits(config)
+    common.check_steps_per_execution(config)
     distil = config.methods() != ["scratch"]
     teacher_paths = list(config.teachers) or ([config.teacher] if config.teacher else [])
     if distil and not teacher_paths:

@@ -37,6 +37,7 @@ def run(config, workdir=None):
     common.set_up(config)
     path = os.path.join(common.own_folder(workdir), "teacher.keras")
     val, test, spec = common.splits(config)
+    common.check_steps_per_execution(config)
     if os.path.exists(path):
         logging.info("Reusing the teacher in %s", path)
         model = common.load_model(path)

@@ -193,6 +193,7 @@ def search(
         raise ValueError(f"Temperatures must be > 0 and alphas >= 0, got {grid}.")
     if not config.teacher:
         raise ValueError("tune needs --config.teacher=path/to/teacher.keras.")
+    common.check_steps_per_execution(config)
     unknown = [m for m in methods if m not in (*GRID_METHODS, *TYPICAL_WEIGHT)]
     if unknown:
         raise ValueError(f"Unknown method(s) {unknown}; expected one of {[*GRID_METHODS, *sorted(TYPICAL_WEIGHT)]}.")
