@@ -94,6 +94,12 @@ VARIANTS = {
         "mixup": 1.0,
         "rows": "scratch,scratch+mixup,kd+mixup (2 teachers),kd std+mixup (2 teachers)",
     },
+    "mlp_views32": {
+        **ENSEMBLE,
+        "students": "mlp",
+        "views": 32,
+        "rows": "scratch,scratch+mixup,kd std+mixup (2 teachers),kd+mixup (2 teachers)",
+    },
     "cnn_30_epochs": {
         **ENSEMBLE,
         "students": "cnn",
