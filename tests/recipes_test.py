@@ -84,7 +84,15 @@ def test_steps_per_execution_trains_the_same_steps(teacher_path, tmp_path):
     steps = common.train_size(Config(smoke=True))[1]
     spe = next(d for d in range(2, steps + 1) if steps % d == 0)
     out = {}
+
+    class Calls(keras.callbacks.Callback):  # one on_train_batch_end per graph call
+        calls = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            Calls.calls += 1
+
     for n in (1, spe):
+        Calls.calls = 0
         config = Config(
             workdir=str(tmp_path / str(n)),
             smoke=True,
@@ -96,7 +104,8 @@ def test_steps_per_execution_trains_the_same_steps(teacher_path, tmp_path):
             augment=False,
             steps_per_execution=n,
         )
-        result = distill.run(config)
+        result = distill.run(config, extra_callbacks=[Calls()])
+        assert Calls.calls == 2 * steps // n  # the setting reached compile
         out[n] = (keras.saving.load_model(result["student_path"], compile=False).get_weights(), result["history"])
     for a, b in zip(out[1][0], out[spe][0]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
