@@ -15,6 +15,8 @@ Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the
            recipes/results/compress.md).
   search   the same sizes with the channels allocated per layer by tfkd.pruning.search_keep
            (recipes/results/compress_remedies.md).
+  embed_whole  the penultimate Dense (t_embed, 128 units) left whole, the five convolutions at
+           keeps 0.46 and 0.28 (38,601 and 17,402 parameters, 24.5% and 11.0%).
   smoke    tiny slices (tests).
 """
 
@@ -23,6 +25,7 @@ from recipes.lib.benchmark_compress import Settings
 
 VARIANTS = {
     "search": {"keep_by": "search"},
+    "embed_whole": {"keeps": (0.46, 0.28), "keep_whole": "t_embed"},
     "smoke": {"smoke": True},
 }
 

@@ -224,6 +224,7 @@ class Settings:
     teacher: str = ""  # "" = the shipped teacher
     keeps: tuple = (0.5, 0.32)
     keep_by: str = "uniform"  # or "search": the same sizes, channels allocated per layer (search_keep)
+    keep_whole: tuple = ()  # layers left whole at every size (e.g. the penultimate Dense)
     seeds: tuple = (0, 1, 2)
     epochs: int = 10
     short_epochs: int = 2
@@ -268,12 +269,14 @@ def run(config, workdir=None, print_fn=print):
                 teacher=settings.teacher,
                 keep=keep,
                 keep_by=settings.keep_by,
+                keep_whole=tuple(settings.keep_whole),
                 epochs=settings.epochs,
                 seed=seed,
                 smoke=settings.smoke,
                 **compress.TRAINING,
             )
-            folder = os.path.join(settings.workdir, f"keep{keep:g}", f"seed{seed}")
+            whole = "".join(f"_whole-{name}" for name in settings.keep_whole)
+            folder = os.path.join(settings.workdir, f"keep{keep:g}{whole}", f"seed{seed}")
             # Scratch with augmentation runs on the first seed; on the others
             # only if it ended higher there on the validation split.
             first = runs.get(keep, [None])[0]

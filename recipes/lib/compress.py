@@ -20,11 +20,33 @@ from tfkd.pruning.importance import CALIBRATION_EXAMPLES
 TRAINING = dict(augment=False, cache_teacher=True, views=1)
 
 
+def fractions(config, model):
+    """What `prune_width` keeps of `model`: `config.keep`, or per layer when
+    `config.keep_whole` names layers to leave whole.
+
+    Raises:
+        ValueError: when `keep_whole` names a layer whose channels cannot be
+            pruned (the prunable ones are listed).
+    """
+    if not config.keep_whole:
+        return config.keep
+    groups = pruning.prunable_groups(model)
+    whole = set(config.keep_whole)
+    unknown = sorted(whole - {name for group in groups for name in group})
+    if unknown:
+        raise ValueError(
+            f"--config.keep_whole names {unknown}, which are not prunable layers of the teacher; prunable: "
+            f"{[name for group in groups for name in group]}."
+        )
+    return {name: 1.0 if whole & set(group) else config.keep for group in groups for name in group}
+
+
 def prune(config, teacher, path):
     """The pruned student, saved to `path` (reused when it is already there).
 
     Args:
-        config: a `Config` (keep, drop_blocks, importance, round_to, data).
+        config: a `Config` (keep, keep_whole, drop_blocks, importance,
+            round_to, data).
         teacher: the trained teacher model.
         path: where the pruned, untrained student goes.
 
@@ -39,7 +61,7 @@ def prune(config, teacher, path):
         if config.drop_blocks:
             student = pruning.prune_depth(student, config.drop_blocks, calibration_data=images)
         if config.keep < 1:
-            keep = config.keep
+            keep = fractions(config, student)
             if config.keep_by == "search":
                 # Channels allocated layer by layer, judged on 2,000 validation images.
                 x_val, y_val = common.split_arrays(config)["val"]
@@ -87,7 +109,7 @@ def compress(
     """Prune, distil, quantize, check, export; print the table.
 
     Args:
-        config: a `Config`: `teacher`, `keep`, `keep_by`, `drop_blocks`,
+        config: a `Config`: `teacher`, `keep`, `keep_by`, `keep_whole`, `drop_blocks`,
             `importance`, `round_to`, the distillation method and schedule,
             `export_dir`.
         workdir: where the pruned student, the run and the exports go.
@@ -119,6 +141,7 @@ def compress(
     folder = common.own_folder(workdir)
     tag = f"keep{config.keep:g}_drop{config.drop_blocks}_{config.importance}_r{config.round_to}"
     tag += "" if config.keep_by == "uniform" else f"_{config.keep_by}"
+    tag += "".join(f"_whole-{name}" for name in config.keep_whole)
     pruned_path = os.path.join(folder, f"pruned_{tag}.keras")
     teacher = common.load_model(config.teacher)
     student, report = prune(config, teacher, pruned_path)

@@ -59,6 +59,7 @@ class Config:
     keep_by: str = (
         "uniform"  # compress: "uniform" (every layer keeps `keep`) or "search" (same size, per layer: search_keep)
     )
+    keep_whole: tuple = ()  # compress: layers left whole (their tied groups keep every channel), e.g. ("t_embed",)
     drop_blocks: int = 0  # compress: residual blocks dropped before width pruning
     importance: str = "activation"  # compress: activation, bn_scale or magnitude
     round_to: int = 1  # compress: channel counts rounded to a multiple of this
@@ -163,6 +164,10 @@ class Config:
             raise ValueError(f"--config.keep must be a fraction in (0, 1], got {self.keep}.")
         if self.keep_by not in ("uniform", "search"):
             raise ValueError(f"--config.keep_by must be 'uniform' or 'search', got {self.keep_by!r}.")
+        if self.keep_whole and self.keep_by == "search":
+            raise ValueError(
+                "--config.keep_whole and --config.keep_by=search both choose per-layer fractions. Fix: pass one."
+            )
         if self.drop_blocks < 0 or self.round_to < 1:
             raise ValueError(
                 f"--config.drop_blocks must be >= 0 and --config.round_to >= 1, got {self.drop_blocks}, "

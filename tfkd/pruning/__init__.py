@@ -6,11 +6,12 @@ from tfkd.pruning.batchnorm import recalibrate_batchnorm
 from tfkd.pruning.depth import prune_depth, residual_blocks
 from tfkd.pruning.report import PruneReport, prune_report
 from tfkd.pruning.sensitivity import layer_sensitivity, search_keep
-from tfkd.pruning.width import prune_width
+from tfkd.pruning.width import prunable_groups, prune_width
 
 __all__ = [
     "PruneReport",
     "layer_sensitivity",
+    "prunable_groups",
     "prune_depth",
     "prune_report",
     "prune_width",

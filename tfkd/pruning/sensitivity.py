@@ -15,14 +15,7 @@ from tfkd.pruning import importance as importance_lib
 from tfkd.pruning.batchnorm import recalibrate_batchnorm
 from tfkd.pruning.channel_graph import ChannelGraph
 from tfkd.pruning.importance import calibration_images
-from tfkd.pruning.width import _check_fraction, _fractions, cut, prune_width, rank
-
-
-def _groups(model):
-    """The prunable channel groups: lists of tied producer layer names."""
-    graph = ChannelGraph(model)
-    roots = [g for g in graph.roots() if not graph.is_frozen(g) and graph.producers.get(g)]
-    return [sorted(graph.producers[g]) for g in roots]
+from tfkd.pruning.width import _check_fraction, _fractions, cut, prunable_groups, prune_width, rank
 
 
 def _accuracy(model, images, labels, batch_size):
@@ -99,7 +92,7 @@ def layer_sensitivity(model, data, keep=0.5, calibration_data=None, importance="
     _check_fraction(keep, "`keep`")
     images, labels = _inputs(data, model, calibration_data, "layer_sensitivity")
     out = {}
-    for group in _groups(model):
+    for group in prunable_groups(model):
         pruned = prune_width(model, {name: keep for name in group}, calibration_data, importance)
         recalibrate_batchnorm(pruned, calibration_data)
         accuracy = _accuracy(pruned, images, labels, batch_size)
@@ -149,7 +142,7 @@ def search_keep(model, data, keep=0.5, calibration_data=None, importance="activa
     images, labels = _inputs(data, model, calibration_data, "search_keep")
     if importance not in importance_lib.METHODS:
         raise ValueError(f"`importance` must be one of {list(importance_lib.METHODS)}, got {importance!r}.")
-    groups = _groups(model)
+    groups = prunable_groups(model)
     budget = prune_width(model, keep, importance="magnitude").count_params()
     # One graph and one ranking of the original model serve every candidate.
     graph = ChannelGraph(model)

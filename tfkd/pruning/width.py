@@ -52,6 +52,35 @@ def _fractions(graph, keep):
     return out
 
 
+def prunable_groups(model):
+    """The layers whose output channels `prune_width` can cut, by tied group.
+
+    Layers of one group (e.g. the convolutions whose outputs a residual `Add`
+    sums) are pruned together and take one fraction in a `keep` dict.
+
+    Args:
+        model: a built functional `keras.Model`.
+
+    Returns:
+        A list of groups, each a sorted list of layer names, in graph order.
+
+    Raises:
+        ValueError: for a subclassed model.
+
+    Example:
+
+    ```python
+    groups = tfkd.pruning.prunable_groups(teacher)  # [["conv1"], ["block1_conv", "stem_conv"], ...]
+    keep = {name: 0.3 for group in groups for name in group}
+    keep["embed"] = 1.0  # the penultimate Dense left whole
+    student = tfkd.prune_width(teacher, keep, calibration_data=x_train[:512])
+    ```
+    """
+    graph = ChannelGraph(model)
+    roots = [g for g in graph.roots() if not graph.is_frozen(g) and graph.producers.get(g)]
+    return [sorted(graph.producers[g]) for g in roots]
+
+
 def _count(size, fraction, round_to):
     n = int(round(size * fraction / round_to)) * round_to
     return int(min(size, max(n, round_to, 1)))
