@@ -11,7 +11,7 @@ import tensorflow as tf
 
 import tfkd
 from recipes.configs import distill as distill_config
-from recipes.lib import benchmark_accuracy, benchmark_speed, common, distill
+from recipes.lib import benchmark_accuracy, benchmark_speed, common, compress, distill
 from recipes.lib import config as config_lib
 from recipes.lib.config import Config
 from tests.conftest import sparse_ce, tiny_data, tiny_dataset, tiny_student, tiny_teacher
@@ -610,6 +610,16 @@ CASES = {
         ValueError,
         r"--config.steps_per_execution=\d+ does not divide the \d+ steps of an epoch \(Keras would run \d+\)\. "
         r"Fix: use one of \[1, ",
+    ),
+    "layers left whole with a searched allocation": (
+        lambda c, t: _config(t, keep_whole=("t_embed",), keep_by="search"),
+        ValueError,
+        "--config.keep_whole and --config.keep_by=search both choose per-layer fractions",
+    ),
+    "a layer left whole that cannot be pruned": (
+        lambda c, t: compress.fractions(Config(keep_whole=("t_logits",)), tiny_teacher()),
+        ValueError,
+        r"--config.keep_whole names \['t_logits'\], which are not prunable layers of the teacher; prunable: \[",
     ),
     "unknown channel allocation": (
         lambda c, t: _config(t, keep_by="random"),

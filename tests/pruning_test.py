@@ -191,6 +191,21 @@ def test_report_counts_channels_params_and_macs():
     assert "| stem | Conv2D | 8 → 4 |" in str(report)
 
 
+def test_prunable_groups_tie_residual_producers_and_a_dict_from_them_leaves_one_layer_whole():
+    model = residual_cnn()
+    groups = tfkd.pruning.prunable_groups(model)
+    assert ["b2", "stem"] in groups  # summed by the Add: one group
+    names = [name for group in groups for name in group]
+    assert "out" not in names  # the model's output width never changes
+    assert len(names) == len(set(names)) and all(model.get_layer(n) for n in names)
+    keep = {name: 0.5 for name in names}
+    keep["fc"] = 1.0
+    pruned = tfkd.prune_width(model, keep, importance="magnitude")
+    rows = {r.name: r for r in tfkd.prune_report(model, pruned).rows}
+    assert (rows["fc"].channels_before, rows["fc"].channels_after) == (16, 16)
+    assert (rows["stem"].channels_after, rows["b1"].channels_after) == (4, 3)
+
+
 def test_a_nested_model_is_left_whole_and_reported():
     model = nested()
     x = _images(model)

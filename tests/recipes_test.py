@@ -230,6 +230,16 @@ def test_compress_smoke_prunes_distils_and_exports(tmp_path):
     assert [r["params"] for r in again] == [r["params"] for r in rows]
 
 
+def test_compress_keeps_the_layers_left_whole_and_cuts_the_others():
+    from recipes.lib import compress
+    from tests.conftest import tiny_teacher
+
+    teacher = tiny_teacher()
+    keep = compress.fractions(Config(keep=0.3, keep_whole=("t_embed",)), teacher)
+    assert keep == {"t_block1": 0.3, "t_block2": 0.3, "t_embed": 1.0}
+    assert compress.fractions(Config(keep=0.3), teacher) == 0.3
+
+
 def models_for_compress(tmp_path):
     """A small trained-shape teacher with BatchNorm and a residual block."""
     import keras
