@@ -32,9 +32,10 @@ Variants (after the colon; 2 CPU cores):
                     90.10 ± 0.23, both below Beta(0.2, 0.2) on test and on validation
                     (recipes/results/mlp_strong_mixup.md).
   mlp_views32       the ensemble's mixup rows with 32 cached views per example instead of 8 (closer
-                    to fresh function matching), 3 seeds. Rows "scratch,kd std+mixup (2 teachers)"
-                    (commit e256f3a): 90.37 ± 0.08, +0.43 ± 0.30 over scratch+mixup paired on seeds
-                    0-2; kd+mixup (2 teachers) seed 0: 90.87% (recipes/results/mlp_views32.md).
+                    to fresh function matching). Rows "scratch,kd+mixup (2 teachers)", 5 seeds
+                    (commits e256f3a/d61016d): 90.61 ± 0.17, +0.57 (2.7 σ) over scratch+mixup, the
+                    best MLP row on validation (91.49%); kd std+mixup (2 teachers) 90.37 ± 0.08 on
+                    seeds 0-2 (690-750 s a run, recipes/results/mlp_views32.md).
   cnn_30_epochs     cnn_flat w8, 30 epochs, the two-teacher ensemble: 91.70 ± 0.25 against
                     scratch+mixup 91.11 ± 0.17, +0.59, 2.8 σ (253-555 s a run,
                     recipes/results/cnn_30_epochs.md).
