@@ -20,6 +20,8 @@ Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the
            --config.keeps=0.46,0.32,0.28, 3 seeds: pruned + kd 91.87 ± 0.11, 90.86 ± 0.17,
            90.14 ± 0.11, random init + kd 91.40, 90.06, 89.56 (commit 8fb20ac,
            recipes/results/compress_embed_whole.md).
+  reconstruct  embed_whole at keeps 0.46 and 0.32 with each cut layer re-fitted by least
+           squares on the calibration images (prune_width(reconstruct=True)).
   smoke    tiny slices (tests).
 """
 
@@ -29,6 +31,7 @@ from recipes.lib.benchmark_compress import Settings
 VARIANTS = {
     "search": {"keep_by": "search"},
     "embed_whole": {"keeps": (0.46, 0.28), "keep_whole": "t_embed"},
+    "reconstruct": {"keeps": (0.46, 0.32), "keep_whole": "t_embed", "reconstruct": True},
     "smoke": {"smoke": True},
 }
 

@@ -225,6 +225,7 @@ class Settings:
     keeps: tuple = (0.5, 0.32)
     keep_by: str = "uniform"  # or "search": the same sizes, channels allocated per layer (search_keep)
     keep_whole: tuple = ()  # layers left whole at every size (e.g. the penultimate Dense)
+    reconstruct: bool = False  # re-fit the cut layers by least squares (prune_width(reconstruct=True))
     seeds: tuple = (0, 1, 2)
     epochs: int = 10
     short_epochs: int = 2
@@ -270,12 +271,14 @@ def run(config, workdir=None, print_fn=print):
                 keep=keep,
                 keep_by=settings.keep_by,
                 keep_whole=tuple(settings.keep_whole),
+                reconstruct=settings.reconstruct,
                 epochs=settings.epochs,
                 seed=seed,
                 smoke=settings.smoke,
                 **compress.TRAINING,
             )
             whole = "".join(f"_whole-{name}" for name in settings.keep_whole)
+            whole += "_recon" if settings.reconstruct else ""
             folder = os.path.join(settings.workdir, f"keep{keep:g}{whole}", f"seed{seed}")
             # Scratch with augmentation runs on the first seed; on the others
             # only if it ended higher there on the validation split.

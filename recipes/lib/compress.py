@@ -68,12 +68,20 @@ def prune(config, teacher, path):
                 data = (x_val[:2000].astype(np.float32) / 255.0, y_val[:2000])
                 keep = pruning.search_keep(student, data, keep, images, config.importance)
             student = pruning.prune_width(
-                student, keep, calibration_data=images, importance=config.importance, round_to=config.round_to
+                student,
+                keep,
+                calibration_data=images,
+                importance=config.importance,
+                round_to=config.round_to,
+                reconstruct=config.reconstruct,
             )
         elif student is teacher:
             student = pruning.prune_width(teacher, 1.0, importance="magnitude")  # a copy
-        # The kept channels' new statistics (pruned inputs change every BatchNorm's).
-        pruning.recalibrate_batchnorm(student, images)
+        if not (config.reconstruct and config.keep < 1):
+            # The kept channels' new statistics (pruned inputs change every BatchNorm's). A
+            # reconstructed student's layers reproduce the teacher's outputs, so the teacher's
+            # statistics fit it better than re-estimated ones.
+            pruning.recalibrate_batchnorm(student, images)
         common.save_model(student, path)
     return student, pruning.prune_report(teacher, student)
 
@@ -142,7 +150,8 @@ def compress(
     tag = f"keep{config.keep:g}_drop{config.drop_blocks}_{config.importance}_r{config.round_to}"
     tag += "" if config.keep_by == "uniform" else f"_{config.keep_by}"
     tag += "".join(f"_whole-{name}" for name in config.keep_whole)
-    pruned_path = os.path.join(folder, f"pruned_{tag}.keras")
+    # The random-init baselines share `tag`: reconstruction changes weights, not the architecture.
+    pruned_path = os.path.join(folder, f"pruned_{tag}{'_recon' if config.reconstruct else ''}.keras")
     teacher = common.load_model(config.teacher)
     student, report = prune(config, teacher, pruned_path)
     _, test, _ = common.splits(config)
@@ -154,7 +163,9 @@ def compress(
     rows = [
         _row("teacher", report.params_before, report.macs_before, teacher.evaluate(test, verbose=0)[1]),
         _row(
-            "pruned (BatchNorm re-estimated), before training",
+            "pruned (least-squares reconstructed), before training"
+            if config.reconstruct
+            else "pruned (BatchNorm re-estimated), before training",
             report.params_after,
             report.macs_after,
             student.evaluate(test, verbose=0)[1],

@@ -62,6 +62,7 @@ class Config:
     keep_whole: tuple = ()  # compress: layers left whole (their tied groups keep every channel), e.g. ("t_embed",)
     drop_blocks: int = 0  # compress: residual blocks dropped before width pruning
     importance: str = "activation"  # compress: activation, bn_scale or magnitude
+    reconstruct: bool = False  # compress: re-fit the cut layers by least squares on calibration images
     round_to: int = 1  # compress: channel counts rounded to a multiple of this
     hints: tuple = ()  # "teacher_layer:student_layer" pairs for fitnet
     feature_weight: float = -1.0  # < 0: the method's typical weight

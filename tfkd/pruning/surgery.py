@@ -91,13 +91,16 @@ def replay(model, nodes, clone_layer, bypass=None):
     return new, calls
 
 
-def rebuild(graph, kept):
+def rebuild(graph, kept, indices=None):
     """A new model in which every group keeps only its `kept` channels.
 
     Args:
         graph: the original model's `ChannelGraph`.
         kept: group root -> sorted int array of kept channel indices (groups
             not in it keep all their channels).
+        indices: an optional dict, filled with `{layer name: (input rows,
+            output channels)}` of the original kept by each sliced layer
+            (`None`: all), for `tfkd.pruning.reconstruction`.
 
     Returns:
         A new, built functional `keras.Model` with the original's layer
@@ -131,4 +134,6 @@ def rebuild(graph, kept):
         if np.array_equal(in_idx, np.arange(in_layout.width * in_layout.positions)):
             in_idx = None
         clone.set_weights(_sliced_weights(layer, weights, in_idx, out_idx))
+        if indices is not None:
+            indices[layer.name] = (in_idx, out_idx)
     return new

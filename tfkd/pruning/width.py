@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from tfkd.pruning import importance as importance_lib
+from tfkd.pruning import reconstruction
 from tfkd.pruning.channel_graph import ChannelGraph
 from tfkd.pruning.surgery import rebuild
 
@@ -86,7 +87,7 @@ def _count(size, fraction, round_to):
     return int(min(size, max(n, round_to, 1)))
 
 
-def prune_width(model, keep=0.5, calibration_data=None, importance="activation", round_to=1):
+def prune_width(model, keep=0.5, calibration_data=None, importance="activation", round_to=1, reconstruct=False):
     """A new model with fewer channels per layer, cut out of `model`.
 
     The channels of each group (a layer's output channels, tied across
@@ -112,6 +113,11 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
             channels) or `"magnitude"` (L1 norm of each filter).
         round_to: channel counts are rounded to a multiple of this (8 suits
             int8 kernels and GPUs). Defaults to 1.
+        reconstruct: also re-fit, by least squares on `calibration_data`,
+            each Conv2D/Dense whose input channels were cut so its outputs
+            match `model`'s at the kept channels (channel pruning, He et al.
+            2017; ThiNet): a better start before any training. See
+            `tfkd.pruning.reconstruction`. Defaults to False.
 
     Returns:
         A new, built functional `keras.Model`, ordinary in every way (fit,
@@ -121,7 +127,7 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
         ValueError: before any work, for a subclassed model, `keep` outside
             (0, 1] or NaN, unknown or unprunable layer names, an unknown
             `importance`, a bad `round_to`, or calibration data missing or
-            of the wrong shape.
+            of the wrong shape (also for `reconstruct=True` without it).
 
     Example:
 
@@ -140,6 +146,13 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
         _check_fraction(keep, "`keep`")
     graph = ChannelGraph(model)  # refuses a subclassed model
     fractions = _fractions(graph, keep)
+    if not isinstance(reconstruct, bool):
+        raise ValueError(f"`reconstruct` must be True or False, got {reconstruct!r}.")
+    if reconstruct and calibration_data is None:
+        raise ValueError(
+            "reconstruct=True re-fits the pruned layers on calibration_data, but none was given. Fix: pass "
+            "calibration_data=train_images[:512]."
+        )
     images = None
     if importance == "activation":
         if calibration_data is None:
@@ -149,8 +162,12 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
             )
         images = importance_lib.calibration_images(calibration_data, tuple(model.inputs[0].shape[1:]))
     elif calibration_data is not None:
-        importance_lib.calibration_images(calibration_data, tuple(model.inputs[0].shape[1:]))
-    return cut(graph, fractions, rank(graph, importance, images), round_to)
+        images = importance_lib.calibration_images(calibration_data, tuple(model.inputs[0].shape[1:]))
+    indices = {} if reconstruct else None
+    pruned = cut(graph, fractions, rank(graph, importance, images), round_to, indices)
+    if reconstruct:
+        reconstruction.reconstruct(model, pruned, indices, images)
+    return pruned
 
 
 def rank(graph, importance, images=None):
@@ -173,7 +190,7 @@ def rank(graph, importance, images=None):
     return importance_lib.magnitude(graph)
 
 
-def cut(graph, fractions, scores, round_to=1):
+def cut(graph, fractions, scores, round_to=1, indices=None):
     """The model of `graph` with each group cut to its fraction, keeping the
     highest-scoring channels (ties keep the lower index).
 
@@ -182,6 +199,7 @@ def cut(graph, fractions, scores, round_to=1):
         fractions: `{group root: fraction}` (`_fractions`' result).
         scores: `rank`'s result for the same graph.
         round_to: channel counts are rounded to a multiple of this.
+        indices: an optional dict, filled as `surgery.rebuild` fills it.
 
     Returns:
         A new, built functional `keras.Model` (see `prune_width`).
@@ -194,4 +212,4 @@ def cut(graph, fractions, scores, round_to=1):
         n = _count(size, fraction, round_to)
         order = np.lexsort((np.arange(size), -np.asarray(scores[g], np.float64)))
         kept[g] = np.sort(order[:n])
-    return rebuild(graph, kept)
+    return rebuild(graph, kept, indices)
