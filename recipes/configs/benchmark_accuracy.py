@@ -34,8 +34,8 @@ Variants (after the colon; 2 CPU cores):
   mlp_views32       the ensemble's mixup rows with 32 cached views per example instead of 8 (closer
                     to fresh function matching). Rows "scratch,kd+mixup (2 teachers)", 5 seeds
                     (commits e256f3a/d61016d): 90.61 ± 0.17, +0.57 (2.7 σ) over scratch+mixup, the
-                    best MLP row on validation (91.49%); kd std+mixup (2 teachers) 90.37 ± 0.08 on
-                    seeds 0-2 (690-750 s a run, recipes/results/mlp_views32.md).
+                    best MLP row on validation (91.49%); kd std+mixup (2 teachers) 90.37 ± 0.10
+                    (5 seeds, +0.34, 1.8 σ; 690-850 s a run, recipes/results/mlp_views32.md).
   cnn_30_epochs     cnn_flat w8, 30 epochs, the two-teacher ensemble: 91.70 ± 0.25 against
                     scratch+mixup 91.11 ± 0.17, +0.59, 2.8 σ (253-555 s a run,
                     recipes/results/cnn_30_epochs.md).
