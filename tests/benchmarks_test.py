@@ -259,6 +259,11 @@ def test_compress_summary_computes_paired_gains_gap_and_epochs_from_validation()
     assert s["int8_drop"][0] == pytest.approx(0.001)
     (s,) = bc.summarize({0.5: [rows(0.0, 0.95)]}, short_epochs=1)
     assert s["scratch_best"] == bc.SCRATCH_AUG
+    # Without a short schedule the table has no row for it.
+    (s,) = bc.summarize({0.5: [[r for r in rows(0.0, 0.90) if "epochs" not in r["model"]]]}, short_epochs=0)
+    table = bc.format_table([s])
+    assert "0 epochs" not in table and f"| {bc.PRUNED} " in table
+    assert "1 epochs" in bc.format_table(bc.summarize({0.5: [rows(0.0, 0.90)]}, short_epochs=1))
 
 
 @pytest.mark.slow

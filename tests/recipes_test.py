@@ -230,6 +230,21 @@ def test_compress_smoke_prunes_distils_and_exports(tmp_path):
     assert [r["params"] for r in again] == [r["params"] for r in rows]
 
 
+def test_compress_smoke_with_reconstruction_refits_the_cut_layers(tmp_path):
+    from recipes.lib import compress
+
+    teacher = models_for_compress(tmp_path)
+    config = Config(workdir=str(tmp_path / "w"), smoke=True, teacher=teacher, keep=0.5, augment=False, reconstruct=True)
+    rows = compress.compress(config, export="none", print_fn=lambda *_: None)
+    assert [r["model"] for r in rows] == [
+        "teacher",
+        "pruned (least-squares reconstructed), before training",
+        "pruned + kd",
+    ]
+    # Its own file: a reconstructed student never replaces a sliced one.
+    assert os.path.exists(os.path.join(str(tmp_path / "w"), "pruned_keep0.5_drop0_activation_r1_recon.keras"))
+
+
 def test_compress_keeps_the_layers_left_whole_and_cuts_the_others():
     from recipes.lib import compress
     from tests.conftest import tiny_teacher

@@ -147,6 +147,8 @@ def format_table(summary):
     lines = []
     for name in names:
         label = name or summary[0]["short"]
+        if not any(label in s["rows"] for s in summary):
+            continue  # e.g. no short schedule (short_epochs=0)
         cells = [_pm(s["rows"][label]) + _n(s, label) if label in s["rows"] else "" for s in summary]
         lines.append([label, *cells])
     lines.append(["best scratch (on validation)", *(s["scratch_best"].split(", ", 1)[1] for s in summary)])

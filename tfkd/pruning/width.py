@@ -116,7 +116,9 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
         reconstruct: also re-fit, by least squares on `calibration_data`,
             each Conv2D/Dense whose input channels were cut so its outputs
             match `model`'s at the kept channels (channel pruning, He et al.
-            2017; ThiNet): a better start before any training. See
+            2017; ThiNet): a far better model before any training, but on
+            the shipped teacher a worse start for distillation than the
+            sliced weights (docs/pruning.md). See
             `tfkd.pruning.reconstruction`. Defaults to False.
 
     Returns:
