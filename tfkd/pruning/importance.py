@@ -122,7 +122,8 @@ def activation(graph, images, batch_size=128):
             layouts.append(layout)
     if not tensors:
         return {}
-    probe = keras.Model(graph.model.inputs, tensors)
+    inputs = graph.model.inputs
+    probe = keras.Model(inputs[0] if len(inputs) == 1 else inputs, tensors)
     sums = [np.zeros(int(t.shape[-1])) for t in tensors]
     count = 0
     for start in range(0, len(images), batch_size):

@@ -21,12 +21,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-# Layers re-fitted (Conv2D with one group, channels last, and Dense); the
-# others keep their sliced weights.
-FITTED = (keras.layers.Conv2D, keras.layers.Dense)
-
 
 def _fittable(layer):
+    """Conv2D with one group, channels last, and Dense on vectors are
+    re-fitted; the other layers keep their sliced weights.
+    """
     if isinstance(layer, (keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D, keras.layers.Conv2DTranspose)):
         return False
     if isinstance(layer, keras.layers.Conv2D):
@@ -58,7 +57,8 @@ def _inputs(model):
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
 
 
-def _kernel_matrix(layer, kernel):
+def _kernel_matrix(kernel):
+    """A kernel as (input rows, output channels), rows in `_rows`' order."""
     return kernel.reshape(-1, kernel.shape[-1])
 
 
@@ -104,10 +104,10 @@ def reconstruct(original, pruned, indices, images, ridge=1e-3, batch_size=64):
         source = original.get_layer(layer.name)
         student_in = keras.Model(_inputs(pruned), layer.input)
         teacher_in = keras.Model(_inputs(original), source.input)
-        kernel_t = _kernel_matrix(source, source.kernel.numpy().astype(np.float64))[:, out_idx]
+        kernel_t = _kernel_matrix(source.kernel.numpy().astype(np.float64))[:, out_idx]
         bias_t = source.bias.numpy()[out_idx].astype(np.float64) if source.use_bias else 0.0
         kernel_s = layer.kernel.numpy()
-        w0 = _kernel_matrix(layer, kernel_s.astype(np.float64))
+        w0 = _kernel_matrix(kernel_s.astype(np.float64))
         d = w0.shape[0]
         # Normal equations of [X, 1] against Y, accumulated over batches.
         a = np.zeros((d + 1, d + 1))
