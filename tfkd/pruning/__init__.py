@@ -4,7 +4,6 @@ per layer), with exact weight surgery on functional Keras graphs.
 
 from tfkd.pruning.batchnorm import recalibrate_batchnorm
 from tfkd.pruning.depth import prune_depth, residual_blocks
-from tfkd.pruning.reconstruction import reconstruct
 from tfkd.pruning.report import PruneReport, prune_report
 from tfkd.pruning.sensitivity import layer_sensitivity, search_keep
 from tfkd.pruning.width import prunable_groups, prune_width
@@ -17,7 +16,6 @@ __all__ = [
     "prune_report",
     "prune_width",
     "recalibrate_batchnorm",
-    "reconstruct",
     "residual_blocks",
     "search_keep",
 ]

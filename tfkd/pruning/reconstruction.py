@@ -50,11 +50,28 @@ def _rows(layer, x):
 
 def _relative_error(w, a, b, yy):
     """||X w - Y|| / ||Y|| from the normal equations (a = XᵀX, b = XᵀY, yy = ||Y||²)."""
-    return float(np.sqrt(max(np.sum(w * (a @ w)) - 2 * np.sum(w * b) + yy, 0.0) / yy))
+    return float(np.sqrt(max(np.sum(w * (a @ w)) - 2 * np.sum(w * b) + yy, 0.0) / max(yy, 1e-30)))
 
 
 def _inputs(model):
     return model.inputs[0] if len(model.inputs) == 1 else model.inputs
+
+
+def _teacher_inputs(original, names, images, batch_size):
+    """`{layer name: that layer's input in `original` on `images`}`, from
+    one pass of `original` (the student's inputs change as layers are
+    re-fitted; the teacher's do not).
+    """
+    if not names:
+        return {}
+    probe = keras.Model(_inputs(original), [original.get_layer(n).input for n in names])
+    parts = {n: [] for n in names}
+    for start in range(0, len(images), batch_size):
+        outs = probe(images[start : start + batch_size], training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        for n, out in zip(names, outs):
+            parts[n].append(np.asarray(out))
+    return {n: np.concatenate(p) for n, p in parts.items()}
 
 
 def _kernel_matrix(kernel):
@@ -94,16 +111,18 @@ def reconstruct(original, pruned, indices, images, ridge=1e-3, batch_size=64):
     """
     if isinstance(ridge, bool) or not isinstance(ridge, (int, float)) or not ridge > 0:
         raise ValueError(f"`ridge` must be a number > 0, got {ridge!r}.")
+    # In graph order; layers whose input rows all survive keep their exact sliced weights.
+    fitted = [
+        layer
+        for layer in pruned.layers
+        if layer.name in indices and indices[layer.name][0] is not None and _fittable(layer)
+    ]
+    teacher_inputs = _teacher_inputs(original, [layer.name for layer in fitted], images, batch_size)
     errors = {}
-    for layer in pruned.layers:
-        if layer.name not in indices or not _fittable(layer):
-            continue
-        in_idx, out_idx = indices[layer.name]
-        if in_idx is None:
-            continue  # all input rows kept: the sliced weights are exact
+    for layer in fitted:
+        out_idx = indices[layer.name][1]
         source = original.get_layer(layer.name)
         student_in = keras.Model(_inputs(pruned), layer.input)
-        teacher_in = keras.Model(_inputs(original), source.input)
         kernel_t = _kernel_matrix(source.kernel.numpy().astype(np.float64))[:, out_idx]
         bias_t = source.bias.numpy()[out_idx].astype(np.float64) if source.use_bias else 0.0
         kernel_s = layer.kernel.numpy()
@@ -116,7 +135,8 @@ def reconstruct(original, pruned, indices, images, ridge=1e-3, batch_size=64):
         for start in range(0, len(images), batch_size):
             batch = images[start : start + batch_size]
             x = _rows(layer, np.asarray(student_in(batch), np.float64))
-            y = _rows(source, np.asarray(teacher_in(batch), np.float64)) @ kernel_t + bias_t
+            y = _rows(source, teacher_inputs[layer.name][start : start + batch_size].astype(np.float64))
+            y = y @ kernel_t + bias_t
             x1 = np.concatenate([x, np.ones((len(x), 1))], axis=1)
             a += x1.T @ x1
             b += x1.T @ y
