@@ -18,6 +18,9 @@ PRUNED = "pruned + kd"
 RANDOM_KD = "same architecture, random init, kd"
 SCRATCH = "same architecture, random init, scratch"
 SCRATCH_AUG = "same architecture, random init, scratch + augmentation"
+SCRATCH_PLAIN = "same architecture, random init, scratch, no augmentation"
+# The scratch row with the other augmentation choice (compress.alternative_augmentation).
+ALTERNATIVES = (SCRATCH_AUG, SCRATCH_PLAIN)
 INT8 = "pruned + kd, int8 LiteRT"
 
 
@@ -46,11 +49,18 @@ def _final_val(rows, name):
     return row["history"]["val_accuracy"][-1] if row and row.get("history") else None
 
 
-def augmentation_helps(rows):
-    """Whether scratch with augmentation ended higher on the validation split
-    than scratch without (the rows of one seed; False when not run)."""
-    plain, augmented = _final_val(rows, SCRATCH), _final_val(rows, SCRATCH_AUG)
-    return augmented is not None and plain is not None and augmented > plain
+def alternative_of(rows):
+    """The name of the scratch row with the other augmentation choice in
+    `rows` (`SCRATCH_AUG` or `SCRATCH_PLAIN`), or None."""
+    return next((name for name in ALTERNATIVES if any(r["model"] == name for r in rows)), None)
+
+
+def alternative_wins(rows):
+    """Whether scratch with the other augmentation choice ended higher on the
+    validation split than the run's own scratch row (the rows of one seed;
+    False when not run)."""
+    own, other = _final_val(rows, SCRATCH), _final_val(rows, alternative_of(rows))
+    return other is not None and own is not None and other > own
 
 
 def _mean_std(values):
@@ -80,10 +90,10 @@ def summarize(runs, short_epochs):
         acc = {name: [r["test_accuracy"] for r in rs] for name, rs in by_name.items()}
         stats = {name: _mean_std(v) for name, v in acc.items()}
         teacher = stats["teacher"][0]
-        scratch_best = SCRATCH_AUG if augmentation_helps(seeds[0]) else SCRATCH
+        scratch_best = alternative_of(seeds[0]) if alternative_wins(seeds[0]) else SCRATCH
         deltas = {
             base: _mean_std([p - b for p, b in zip(acc[PRUNED], acc[base])])
-            for base in (RANDOM_KD, SCRATCH, SCRATCH_AUG, short)
+            for base in (RANDOM_KD, SCRATCH, *ALTERNATIVES, short)
             if base in acc
         }
         base = stats[scratch_best][0]
@@ -136,7 +146,7 @@ def _signed(mean_std):
 
 def format_table(summary):
     """The Markdown table: one column per kept fraction."""
-    names = ["teacher", PRUNED, None, RANDOM_KD, SCRATCH, SCRATCH_AUG, INT8]
+    names = ["teacher", PRUNED, None, RANDOM_KD, SCRATCH, *ALTERNATIVES, INT8]
     header = [
         "",
         *(
@@ -152,7 +162,9 @@ def format_table(summary):
         cells = [_pm(s["rows"][label]) + _n(s, label) if label in s["rows"] else "" for s in summary]
         lines.append([label, *cells])
     lines.append(["best scratch (on validation)", *(s["scratch_best"].split(", ", 1)[1] for s in summary)])
-    for base in (RANDOM_KD, SCRATCH, SCRATCH_AUG):
+    for base in (RANDOM_KD, SCRATCH, *ALTERNATIVES):
+        if not any(base in s["deltas"] for s in summary):
+            continue
         lines.append(
             [
                 f"Δ pruned + kd vs {base.split(', ', 1)[1]} (paired)",
@@ -197,7 +209,7 @@ def plot(summary, teacher_accuracy, path):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     ax = axes[-1]
-    for name in (PRUNED, RANDOM_KD, SCRATCH, SCRATCH_AUG):
+    for name in (PRUNED, RANDOM_KD, SCRATCH, *ALTERNATIVES):
         pts = [(s["student_params"], s["rows"][name]) for s in summary if name in s["rows"]]
         ax.errorbar(
             [p for p, _ in pts],
@@ -228,6 +240,12 @@ class Settings:
     keep_by: str = "uniform"  # or "search": the same sizes, channels allocated per layer (search_keep)
     keep_whole: tuple = ()  # layers left whole at every size (e.g. the penultimate Dense)
     reconstruct: bool = False  # re-fit the cut layers by least squares (prune_width(reconstruct=True))
+    # Every row's data: compress.TRAINING (no augmentation, one view) unless changed; with
+    # shifts/flips or mixup, kd replays the teacher on `views` cached views of each image
+    # (patient, consistent teaching) and scratch also runs without augmentation.
+    augment: bool = compress.TRAINING["augment"]
+    mixup: float = 0.0
+    views: int = compress.TRAINING["views"]
     seeds: tuple = (0, 1, 2)
     epochs: int = 10
     short_epochs: int = 2
@@ -277,15 +295,17 @@ def run(config, workdir=None, print_fn=print):
                 epochs=settings.epochs,
                 seed=seed,
                 smoke=settings.smoke,
-                **compress.TRAINING,
+                **{**compress.TRAINING, "augment": settings.augment, "mixup": settings.mixup, "views": settings.views},
             )
             whole = "".join(f"_whole-{name}" for name in settings.keep_whole)
             whole += "_recon" if settings.reconstruct else ""
+            whole += "_augment" if settings.augment else ""
+            whole += f"_mixup{settings.mixup:g}_views{settings.views}" if settings.mixup else ""
             folder = os.path.join(settings.workdir, f"keep{keep:g}{whole}", f"seed{seed}")
-            # Scratch with augmentation runs on the first seed; on the others
-            # only if it ended higher there on the validation split.
+            # Scratch with the other augmentation choice runs on the first seed;
+            # on the others only if it ended higher there on the validation split.
             first = runs.get(keep, [None])[0]
-            augment = first is None or augmentation_helps(first)
+            augment = first is None or alternative_wins(first)
             runs.setdefault(keep, []).append(run_one(config, folder, settings.short_epochs, augment))
     summary = summarize(runs, settings.short_epochs)
     table = format_table(summary)

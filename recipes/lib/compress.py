@@ -20,6 +20,32 @@ from tfkd.pruning.importance import CALIBRATION_EXAMPLES
 TRAINING = dict(augment=False, cache_teacher=True, views=1)
 
 
+# The scratch baseline is also trained with the other augmentation choice:
+# shifts and flips when the run has none, none when it has some (shifts and
+# flips or mixup); the better of the two on validation is the baseline.
+ALTERNATIVE_DIR = "augment"
+
+
+def alternative_augmentation(config):
+    """The config change and row-name suffix of the other augmentation choice.
+
+    Args:
+        config: the training `Config` of the compression run.
+
+    Returns:
+        `(change, suffix)`: the fields to replace (`augment`, `mixup`, `views`)
+        and what the scratch row's name gains (" + augmentation" or
+        ", no augmentation").
+
+    Example:
+        `alternative_augmentation(Config(augment=False))` is
+        `({"augment": True}, " + augmentation")`.
+    """
+    if config.augment or config.mixup > 0:
+        return {"augment": False, "mixup": 0.0, "views": 1}, ", no augmentation"
+    return {"augment": True}, " + augmentation"
+
+
 def fractions(config, model):
     """What `prune_width` keeps of `model`: `config.keep`, or per layer when
     `config.keep_whole` names layers to leave whole.
@@ -125,10 +151,11 @@ def compress(
             `"none"`.
         print_fn: where the table goes.
         baselines: also train the pruned architecture from random weights,
-            from scratch and with the same distillation, same schedule (and,
-            when `config.augment` is off, from scratch with the shift/flip
-            augmentation too, unless `augment_baseline` is False: the
-            check that scratch does not train better with it).
+            from scratch and with the same distillation, same schedule, and
+            from scratch with the other augmentation choice (shifts and flips
+            when `config` has no augmentation, none when it has shifts,
+            flips or mixup; see `alternative_augmentation`) unless
+            `augment_baseline` is False.
         short_epochs: > 0: also distil the pruned student with a schedule of
             this many epochs (the same schedule, compressed), to compare a
             short budget with the baselines' full one.
@@ -187,16 +214,14 @@ def compress(
         rows.append(trained_row(f"pruned + {config.method}, {short_epochs} epochs", res))
     if baselines:
         fresh = random_init(student, os.path.join(folder, f"random_{tag}_s{config.seed}.keras"), config.seed)
-        runs = [("scratch", config.augment), (config.method, config.augment)]
-        if not config.augment and augment_baseline:
-            runs.append(("scratch", True))
-        for method, augment in runs:
-            run_config = dataclasses.replace(
-                train, method=method, augment=augment, student_init=fresh, reference_teacher=config.teacher
-            )
-            res = distill.run(run_config, workdir if augment == config.augment else os.path.join(workdir, "augment"))
-            extra = " + augmentation" if augment != config.augment else ""
-            rows.append(trained_row(f"same architecture, random init, {method}{extra}", res))
+        same = dict(student_init=fresh, reference_teacher=config.teacher)
+        runs = [("scratch", {}, ""), (config.method, {}, "")]
+        if augment_baseline:
+            runs.append(("scratch", *alternative_augmentation(config)))
+        for method, change, suffix in runs:
+            run_config = dataclasses.replace(train, method=method, **change, **same)
+            res = distill.run(run_config, os.path.join(workdir, ALTERNATIVE_DIR) if change else workdir)
+            rows.append(trained_row(f"same architecture, random init, {method}{suffix}", res))
     if export == "int8":
         path = config.export_dir or os.path.join(folder, f"student_{tag}_s{config.seed}_int8.tflite")
         path = export_lib.export_model(
