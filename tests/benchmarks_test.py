@@ -264,6 +264,25 @@ def test_compress_summary_computes_paired_gains_gap_and_epochs_from_validation()
     table = bc.format_table([s])
     assert "0 epochs" not in table and f"| {bc.PRUNED} " in table
     assert "1 epochs" in bc.format_table(bc.summarize({0.5: [rows(0.0, 0.90)]}, short_epochs=1))
+    # A run with augmentation has the scratch row without it as the alternative, chosen the same way.
+    def plain(rows):
+        return [{**r, "model": bc.SCRATCH_PLAIN} if r["model"] == bc.SCRATCH_AUG else r for r in rows]
+
+    (s,) = bc.summarize({0.5: [plain(rows(0.0, 0.95))]}, short_epochs=1)
+    assert s["scratch_best"] == bc.SCRATCH_PLAIN
+    assert s["deltas"][bc.SCRATCH_PLAIN] == pytest.approx((0.015, 0.0))
+    table = bc.format_table([s])
+    assert "scratch, no augmentation (paired)" in table and "scratch + augmentation" not in table
+
+
+def test_compress_baseline_trains_scratch_with_the_other_augmentation_choice():
+    from recipes.lib import compress
+    from recipes.lib.config import Config
+
+    assert compress.alternative_augmentation(Config(augment=False)) == ({"augment": True}, " + augmentation")
+    none = ({"augment": False, "mixup": 0.0, "views": 1}, ", no augmentation")
+    assert compress.alternative_augmentation(Config(augment=True)) == none
+    assert compress.alternative_augmentation(Config(augment=False, mixup=0.2)) == none
 
 
 @pytest.mark.slow

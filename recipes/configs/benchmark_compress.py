@@ -25,7 +25,7 @@ Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the
   reconstruct  embed_whole at keeps 0.46 and 0.32 with each cut layer re-fitted by least
            squares on the calibration images (prune_width(reconstruct=True)); seed 0 at 3
            epochs: 89.79% and 84.12% against 90.95% and 89.08% sliced (docs/pruning.md).
-  patient  embed_whole at keep 0.46, 30 epochs, every row on shifts, flips and mixup (0.2),
+  patient  embed_whole at keep 0.46, 30 epochs, every row on mixup (0.2) views (no shifts or flips),
            kd replaying the teacher on 8 cached views of each image (patient, consistent
            teaching, Beyer et al. 2022); scratch also without augmentation.
   smoke    tiny slices (tests).
@@ -43,7 +43,6 @@ VARIANTS = {
         "keep_whole": "t_embed",
         "epochs": 30,
         "short_epochs": 0,
-        "augment": True,
         "mixup": 0.2,
         "views": 8,
     },
