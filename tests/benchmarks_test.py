@@ -264,6 +264,7 @@ def test_compress_summary_computes_paired_gains_gap_and_epochs_from_validation()
     table = bc.format_table([s])
     assert "0 epochs" not in table and f"| {bc.PRUNED} " in table
     assert "1 epochs" in bc.format_table(bc.summarize({0.5: [rows(0.0, 0.90)]}, short_epochs=1))
+
     # A run with augmentation has the scratch row without it as the alternative, chosen the same way.
     def plain(rows):
         return [{**r, "model": bc.SCRATCH_PLAIN} if r["model"] == bc.SCRATCH_AUG else r for r in rows]
