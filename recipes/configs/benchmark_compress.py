@@ -27,9 +27,9 @@ Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the
            epochs: 89.79% and 84.12% against 90.95% and 89.08% sliced (docs/pruning.md).
   patient  embed_whole at keep 0.46, 30 epochs, every row on mixup (0.2) views (no shifts or flips),
            kd replaying the teacher on 8 cached views of each image (patient, consistent
-           teaching, Beyer et al. 2022); scratch also without augmentation. Seed 0 (commit
-           9e85268): pruned + kd 92.52% (0.42 below the teacher), random init + kd 92.40%,
-           scratch 92.12% (recipes/results/compress_patient.md); 15 min a row.
+           teaching, Beyer et al. 2022); scratch also without augmentation. Seeds 0-1 (commit
+           9e85268): pruned + kd 92.34 ± 0.25, random init + kd 92.33 ± 0.11, scratch
+           92.03 ± 0.12 (recipes/results/compress_patient.md); 15 min a row.
   smoke    tiny slices (tests).
 """
 
