@@ -147,20 +147,28 @@ def test_the_mixup_strength_reaches_every_mixup_row_and_the_caption(tmp_path):
 
 
 def test_logit_method_rows_on_the_ensemble_take_their_own_tuned_settings(tmp_path):
-    """'kd std+mixup (2 teachers)' is standardized kd with kd_std's tuned
-    T and α on both teachers' mixup views; 'dist+mixup (2 teachers)' is DIST
-    with dist's; neither takes the other's settings."""
-    tuned = accuracy_config.TUNED
-    bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, tuned=tuned))
+    """'kd std+mixup (2 teachers)' is standardized kd on both teachers'
+    mixup views with the T and α of kd_std_mixup's search (that setting's
+    own), or of kd_std's where there is none; 'dist+mixup (2 teachers)' is
+    DIST with dist_mixup's, or dist's; neither takes the other's settings."""
+    import copy
+
     teachers = {
         benchmark_accuracy.TEACHER: {"path": "a.keras"},
         benchmark_accuracy.SECOND_TEACHER: {"path": "b.keras"},
     }
-    std_row, dist_row, std_plain = (
-        bench.row_config("mlp", r, 0, teachers)
-        for r in ("kd std+mixup (2 teachers)", "dist+mixup (2 teachers)", "kd std")
-    )
-    tuned = tuned["mlp_small_w128"]
+    rows = ("kd std+mixup (2 teachers)", "dist+mixup (2 teachers)", "kd std", "kd+mixup (2 teachers)")
+
+    def configs(tuned):
+        settings = benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, tuned=tuned)
+        bench = benchmark_accuracy.Benchmark(settings)
+        return [bench.row_config("mlp", r, 0, teachers) for r in rows]
+
+    plain = copy.deepcopy(accuracy_config.TUNED)
+    for key in ("kd_std_mixup", "dist_mixup", "dkd_mixup"):
+        plain["mlp_small_w128"].pop(key, None)
+    tuned = plain["mlp_small_w128"]
+    std_row, dist_row, std_plain, kd_row = configs(plain)
     assert (std_row.method, std_row.standardize, std_row.teachers) == ("kd", True, ("a.keras", "b.keras"))
     assert (std_row.temperature, std_row.alpha) == (tuned["kd_std"]["temperature"], tuned["kd_std"]["alpha"])
     assert (std_row.temperature, std_row.alpha) == (std_plain.temperature, std_plain.alpha)
@@ -171,6 +179,18 @@ def test_logit_method_rows_on_the_ensemble_take_their_own_tuned_settings(tmp_pat
         tuned["dist"]["dist_beta"],
     )
     assert dist_row.temperature == tuned["kd"]["temperature"]  # dist's row does not take kd std's T
+
+    # Searches in the rows' own setting take precedence over the plain ones,
+    # and reach only their own rows.
+    own = copy.deepcopy(plain)
+    own["mlp_small_w128"]["kd_std_mixup"] = {"temperature": 7.0, "alpha": 0.3}
+    own["mlp_small_w128"]["dist_mixup"] = {"dist_temperature": 3.0, "dist_beta": 5.0, "dist_gamma": 5.0}
+    std_own, dist_own, std_plain_own, kd_own = configs(own)
+    assert (std_own.temperature, std_own.alpha) == (7.0, 0.3)
+    assert (dist_own.dist_temperature, dist_own.dist_beta, dist_own.dist_gamma) == (3.0, 5.0, 5.0)
+    assert (dist_own.temperature, dist_own.alpha) == (dist_row.temperature, dist_row.alpha)
+    assert (std_plain_own.temperature, std_plain_own.alpha) == (std_plain.temperature, std_plain.alpha)
+    assert (kd_own.temperature, kd_own.alpha) == (kd_row.temperature, kd_row.alpha)
 
 
 def test_overrides_on_the_command_line_reach_the_settings_with_their_types():

@@ -210,6 +210,40 @@ def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_pat
         tune.search(config, ["kd"], temperatures=[0.0])
 
 
+def test_tune_searches_a_logit_method_on_the_ensembles_mixup_views(teacher_path, tmp_path):
+    """kd_std_mixup searches standardized kd's grid with mixup on both
+    teachers' cached views, records that setting, and keeps its own project."""
+    from recipes.lib import tune
+
+    second = train_teacher.run(
+        Config(workdir=str(tmp_path / "second"), smoke=True, batch_size=64, teacher_model="mlp_teacher")
+    )["path"]
+    config = Config(
+        workdir=str(tmp_path),
+        smoke=True,
+        teachers=(teacher_path, second),
+        student="mlp_small",
+        batch_size=64,
+        augment=False,
+        cache_teacher=True,
+        views=2,
+    )
+    best = tune.search(config, ["kd_std_mixup"], output=str(tmp_path / "tuned.json"))["kd_std_mixup"]
+    assert best["setting"] == {"teachers": 2, "mixup": 0.2, "views": 2} and best["trials"] == 2
+    assert best["grid"] == {"temperature": [1.0, 2.0, 4.0], "alpha": [0.1, 0.5]}
+    assert best["temperature"] in (1.0, 2.0, 4.0) and best["alpha"] in (0.1, 0.5)
+    assert os.listdir(tmp_path / "tune") == ["mlp_small_kd_std_mixup_t2_v2"]
+    tuned = config_lib.tuned_config(config, {"mlp_small": {"kd_std_mixup": best}}, "kd_std_mixup")
+    assert (tuned.temperature, tuned.alpha, tuned.teachers, tuned.views) == (
+        best["temperature"],
+        best["alpha"],
+        config.teachers,
+        2,
+    )
+    with pytest.raises(ValueError, match="crd_mixup"):
+        tune.search(config, ["crd_mixup"])
+
+
 def test_compress_smoke_prunes_distils_and_exports(tmp_path):
     from recipes.lib import compress
 

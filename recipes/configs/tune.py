@@ -3,7 +3,8 @@
     python recipes/tune.py --config=recipes/configs/tune.py:mlp_kd --workdir=workdirs/tune
 
 Fields besides the training fields of recipes/configs/distill.py: `tune_methods` (kd,
-kd_mixup, dkd, dist, kd_std, crd, fitnet, at, rkd, sp, pkt), `max_trials` per method,
+kd_mixup, dkd, dist, kd_std, crd, fitnet, at, rkd, sp, pkt; dkd_mixup, dist_mixup and
+kd_std_mixup search a logit method's grid on mixup views from `teachers`), `max_trials` per method,
 `trial_epochs`, the soft-label grid `temperatures` and `alphas`, and `output` (the JSON file
 the best settings are merged into, with the command). The configs that use a result carry
 its values (recipes/configs/distill.py, benchmark_accuracy.py).
@@ -14,6 +15,10 @@ Variants (after the colon; 2 CPU cores):
              α = 0.5, 91.23% on validation.
   mlp_logit  DKD, DIST, standardized kd and CRD on the MLP, their own grids (6 trials
              each, commit 625dd7a): recipes/results/tuned.json.
+  mlp_ensemble_mixup  standardized kd and DIST on the MLP in the setting of their rows in
+             benchmark_accuracy.py:mlp_views32: the two-teacher ensemble (the shipped teacher and
+             cnn_flat w8), mixup Beta(0.2, 0.2), 32 cached views, 30-epoch trials, their grids
+             (6 and 4 trials).
   cnn_kd     kd on cnn_flat w8 (20-epoch trials): T = 2, α = 0.5, 92.13% on validation.
   cnn_logit  standardized kd and DIST on cnn_flat w8 (20-epoch trials, their grids:
              6 and 4 trials): kd std T = 2, α = 0.1, 92.18%; DIST T = 1, β = γ = 2,
@@ -30,6 +35,14 @@ MLP = dict(student="mlp_small", student_width=128, augment=False, cache_teacher=
 VARIANTS = {
     "mlp_kd": {**MLP, "tune_methods": "kd"},
     "mlp_logit": {**MLP, "tune_methods": "dkd,dist,kd_std,crd", "max_trials": 6},
+    "mlp_ensemble_mixup": {
+        **MLP,
+        "teachers": f"{shipped.TEACHER},{shipped.path('fashion_mnist_cnn_flat_w8_60ep.keras')}",
+        "mixup": 0.2,
+        "views": 32,
+        "tune_methods": "kd_std_mixup,dist_mixup",
+        "max_trials": 6,
+    },
     "cnn_kd": {
         "student": "cnn_flat",
         "student_width": 8,

@@ -163,9 +163,12 @@ class Benchmark:
         if method != "scratch":
             # Settings found on the validation split: those of plain kd, then
             # those of the row's own search where there is one (kd_mixup for
-            # function matching, kd_std for standardized soft labels).
-            tuned = self.s.tuned
-            config = config_lib.tuned_config(config_lib.tuned_config(config, tuned, "kd"), tuned, tuned_key)
+            # function matching, kd_std for standardized soft labels), then,
+            # for a logit method's '+mixup' row, those of its search on mixup
+            # views (kd_std_mixup, dist_mixup, dkd_mixup) where there is one.
+            keys = ["kd", tuned_key] + ([f"{tuned_key}_mixup"] if mixup and tuned_key != "kd_mixup" else [])
+            for key in keys:
+                config = config_lib.tuned_config(config, self.s.tuned, key)
         if row == "kd pure":
             config = dataclasses.replace(config, alpha=0.0)
         if standardize:

@@ -28,7 +28,17 @@ LOGIT_GRIDS = {
     "kd_std": {"temperature": (1.0, 2.0, 4.0), "alpha": (0.1, 0.5)},
     "crd": {"crd_negatives": (1024, 4096), "crd_weight": (0.8, 2.0)},
 }
-GRID_METHODS = ("kd", "kd_mixup", *LOGIT_GRIDS)
+# The logit methods searched in the setting of their '+mixup' rows: the
+# method's own grid on mixup views (`config.mixup`, 0.2 when unset) from the
+# config's teachers (several: their ensemble) with its cached views.
+MIXUP_LOGIT = tuple(f"{m}_mixup" for m in ("dkd", "dist", "kd_std"))
+GRID_METHODS = ("kd", "kd_mixup", *LOGIT_GRIDS, *MIXUP_LOGIT)
+
+
+def _logit_grid(method):
+    """The grid of a logit method (`dist` and `dist_mixup` share one); None
+    for the other methods."""
+    return LOGIT_GRIDS.get(method.removesuffix("_mixup"))
 
 
 def _kt():
@@ -46,9 +56,9 @@ def _space(hp, method, grid):
             "temperature": hp.Choice("temperature", grid["temperature"]),
             "alpha": hp.Choice("alpha", grid["alpha"]),
         }
-    if method in LOGIT_GRIDS:
-        values = {k: hp.Choice(k, list(v)) for k, v in LOGIT_GRIDS[method].items()}
-        if method == "dist":
+    if _logit_grid(method):
+        values = {k: hp.Choice(k, list(v)) for k, v in _logit_grid(method).items()}
+        if method.startswith("dist"):
             values["dist_gamma"] = values["dist_beta"]
         return values
     typical = TYPICAL_WEIGHT[method]
@@ -61,29 +71,31 @@ def _space(hp, method, grid):
 
 def _base(config, method):
     """The config a method's trials start from (mixup rows tune with mixup)."""
+    mixup = (config.mixup or 0.2) if method.endswith("_mixup") else 0.0
     if method == "kd_mixup":
-        return dataclasses.replace(config, method="kd", mixup=config.mixup or 0.2)
-    if method == "kd_std":
-        return dataclasses.replace(config, method="kd", standardize=True, mixup=0.0)
-    if method in LOGIT_GRIDS:
-        return dataclasses.replace(config, method=method, mixup=0.0)
+        return dataclasses.replace(config, method="kd", mixup=mixup)
+    if method in ("kd_std", "kd_std_mixup"):
+        return dataclasses.replace(config, method="kd", standardize=True, mixup=mixup)
+    if _logit_grid(method):
+        return dataclasses.replace(config, method=method.removesuffix("_mixup"), mixup=mixup)
     return dataclasses.replace(config, method=method, mixup=0.0 if method != "kd" else config.mixup)
 
 
 def tune_method(config, method, teacher_path, max_trials, trial_epochs, directory, grid=None):
     """Searches one method's settings; returns the best values and their
-    validation accuracy."""
+    validation accuracy (with `config.teachers`, of their ensemble)."""
     grid = grid or {"temperature": TEMPERATURES, "alpha": ALPHAS}
     kt = _kt()
     base = dataclasses.replace(_base(config, method), epochs=trial_epochs, teacher=teacher_path)
     common.set_up(base)
     val, _, spec = common.splits(base)
-    teacher = common.load_model(teacher_path)
+    teachers = [common.load_model(p) for p in (base.teachers or (teacher_path,))]
     kwargs = {"width": base.student_width} if base.student_width else {}
 
     def distiller(trial_config):
         student = models.get(base.student, **spec, **kwargs)
-        losses = build_losses(trial_config, [teacher.name], base.student, *common.train_size(base))
+        losses = build_losses(trial_config, [t.name for t in teachers], base.student, *common.train_size(base))
+        teacher = teachers if len(teachers) > 1 else teachers[0]
         return Distiller(teacher, student, losses=losses, student_loss_weight=trial_config.alpha)
 
     # One teacher pass (cached views) serves every trial: only the weights
@@ -119,14 +131,25 @@ def tune_method(config, method, teacher_path, max_trials, trial_epochs, director
         "trials": len(tuner.oracle.trials),
         "trial_epochs": trial_epochs,
         **({"grid": {k: list(v) for k, v in grid.items()}} if method in ("kd", "kd_mixup") else {}),
-        **({"grid": {k: list(v) for k, v in LOGIT_GRIDS[method].items()}} if method in LOGIT_GRIDS else {}),
+        **({"grid": {k: list(v) for k, v in _logit_grid(method).items()}} if _logit_grid(method) else {}),
+        # Under its own key: these are Config fields, which tuned_config would
+        # otherwise apply to every run that takes this search's settings.
+        **(
+            {"setting": {"teachers": len(teachers), "mixup": base.mixup, "views": base.views}}
+            if method in MIXUP_LOGIT
+            else {}
+        ),
     }
 
 
 def _project(base, method, grid):
-    """The KerasTuner project: one per student, method and grid, so a search
-    over another grid never resumes this one."""
+    """The KerasTuner project: one per student, method, grid, teachers and
+    views, so a search in another setting never resumes this one."""
     name = f"{config_lib.student_key(base)}_{method}"
+    if len(base.teachers) > 1:
+        name += f"_t{len(base.teachers)}"
+    if base.mixup and base.views > 1:
+        name += f"_v{base.views}"
     if method in ("kd", "kd_mixup") and (tuple(grid["temperature"]), tuple(grid["alpha"])) != (TEMPERATURES, ALPHAS):
         name += (
             "_T" + "-".join(f"{t:g}" for t in grid["temperature"]) + "_a" + "-".join(f"{a:g}" for a in grid["alpha"])
@@ -172,7 +195,9 @@ def search(
         config: a `recipes.lib.config.Config` (`teacher`, `student`,
             `student_width`, schedule, augmentation, cache settings).
         methods: method names (`kd`, `kd_mixup`, `dkd`, `dist`, `kd_std`,
-            `crd`, `fitnet`, `at`, `rkd`, `sp`, `pkt`).
+            `crd`, `fitnet`, `at`, `rkd`, `sp`, `pkt`; `dkd_mixup`,
+            `dist_mixup` and `kd_std_mixup` search a logit method's grid
+            on mixup views, from `config.teachers` when set).
         max_trials: trials per method.
         trial_epochs: epochs per trial (shorter than a full run).
         output: a JSON file to merge the results into (keyed by student).
@@ -191,8 +216,8 @@ def search(
     grid = {"temperature": tuple(temperatures or TEMPERATURES), "alpha": tuple(alphas or ALPHAS)}
     if not all(t > 0 for t in grid["temperature"]) or not all(a >= 0 for a in grid["alpha"]):
         raise ValueError(f"Temperatures must be > 0 and alphas >= 0, got {grid}.")
-    if not config.teacher:
-        raise ValueError("tune needs --config.teacher=path/to/teacher.keras.")
+    if not (config.teacher or config.teachers):
+        raise ValueError("tune needs --config.teacher=path/to/teacher.keras (or --config.teachers=a.keras,b.keras).")
     common.check_steps_per_execution(config)
     unknown = [m for m in methods if m not in (*GRID_METHODS, *TYPICAL_WEIGHT)]
     if unknown:
@@ -200,7 +225,10 @@ def search(
     if config.smoke:
         max_trials, trial_epochs = min(max_trials, 2), 1
     directory = os.path.join(config.workdir, "tune")
-    results = {m: tune_method(config, m, config.teacher, max_trials, trial_epochs, directory, grid) for m in methods}
+    results = {
+        m: tune_method(config, m, config.teacher or config.teachers[0], max_trials, trial_epochs, directory, grid)
+        for m in methods
+    }
     if command:
         for result in results.values():
             result["command"] = command
