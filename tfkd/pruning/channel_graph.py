@@ -8,16 +8,19 @@ elementwise merges (`Add`, `Subtract`, `Multiply`, `Maximum`, `Minimum`,
 `Average`) tie the groups of their inputs into one, so a residual stream is
 pruned as one; `Concatenate` on the channel axis lays its inputs' groups side
 by side (each pruned on its own); `Flatten` spreads a group over positions,
-which only a following `Dense` can follow. A group is **frozen** (kept
+which only a following `Dense` can follow. Nested functional and
+Sequential sub-models are opened up (`tfkd.pruning.nesting`): their layers
+join the groups of the layers around them. A group is **frozen** (kept
 whole) when it reaches the model's output, a layer this module does not
-know, a layer called more than once, or a nested model; the reason is kept
-for the report.
+know, a layer called more than once, or a nested subclassed model; the
+reason is kept for the report.
 """
 
 import dataclasses
 
 import keras
 
+from tfkd.pruning import nesting
 from tfkd.taps import _graph, _nodes
 
 # Layers that make a new channel axis from their input's (their output
@@ -114,7 +117,10 @@ class ChannelGraph:
         model: a built functional `keras.Model`.
 
     Attributes:
-        model: the model.
+        model: the model, flat: nested functional sub-models opened up
+            (`tfkd.pruning.nesting.inline`).
+        inlined: the `nesting.Inlined` behind `model` (layer paths, and
+            what `nesting.renest` needs to put a pruned copy back).
         groups: group id -> size.
         producers: group id -> names of the layers that make its channels.
         frozen: group id -> the reason it is kept whole.
@@ -127,7 +133,8 @@ class ChannelGraph:
     """
 
     def __init__(self, model):
-        self.model = _graph(model, "model")
+        self.inlined = nesting.inline(_graph(model, "model"))
+        self.model = _graph(self.inlined.model, "model")
         self.groups, self.producers, self.frozen, self.layout, self.skipped = {}, {}, {}, {}, {}
         self._parent = {}
         self.nodes = _nodes(self.model)  # topological: inputs first
@@ -142,6 +149,12 @@ class ChannelGraph:
         for y in self.model.outputs:
             for seg in self.layout[id(y)].segments:
                 self._freeze(seg.group, "reaches the model's output")
+
+    def display(self, name):
+        """The name users give the flat layer `name` (`"sub/layer"` inside
+        a nested model).
+        """
+        return self.inlined.paths.get(name, name)
 
     # ------------------------------------------------------------ groups
     def _new_group(self, producer, frozen_reason=None, size=None):
@@ -206,7 +219,7 @@ class ChannelGraph:
         if shared:
             return self._opaque(node, "called more than once")
         if isinstance(layer, keras.Model):
-            return self._opaque(node, "a nested model")
+            return self._opaque(node, "a nested model without a functional graph")
         if isinstance(layer, PRODUCERS) or isinstance(layer, SEPARABLE):
             if getattr(layer, "groups", 1) != 1:
                 return self._opaque(node, "a grouped convolution")

@@ -58,7 +58,8 @@ class PruneReport:
     """Per-layer channels, parameters and MACs of a model and its pruned copy.
 
     Attributes:
-        rows: a `LayerRow` per layer with weights.
+        rows: a `LayerRow` per layer with weights (`"sub/layer"` for a layer
+            inside a nested model).
         left_whole: `{layer name: reason}` for the layers pruning keeps
             whole (and whose input channels it therefore keeps).
         params_before, params_after, macs_before, macs_after: totals (MACs
@@ -99,8 +100,9 @@ def _calls(model):
     out = {}
     for node in graph.nodes:
         layer = node.operation
-        if layer.weights and layer.name not in out:
-            out[layer.name] = (layer, node.input_tensors[0].shape, node.output_tensors[0].shape)
+        name = graph.display(layer.name)
+        if layer.weights and name not in out:
+            out[name] = (layer, node.input_tensors[0].shape, node.output_tensors[0].shape)
     return graph, out
 
 
@@ -152,7 +154,7 @@ def prune_report(original, pruned, print_fn=None):
         )
     report = PruneReport(
         rows,
-        dict(graph.skipped),
+        {graph.display(k): v for k, v in graph.skipped.items()},
         original.count_params(),
         pruned.count_params(),
         sum(r.macs_before for r in rows),

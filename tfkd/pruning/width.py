@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from tfkd.pruning import importance as importance_lib
-from tfkd.pruning import reconstruction
+from tfkd.pruning import nesting, reconstruction
 from tfkd.pruning.channel_graph import ChannelGraph
 from tfkd.pruning.surgery import rebuild
 
@@ -21,31 +21,37 @@ def _check_fraction(value, where):
 
 
 def _fractions(graph, keep):
-    """Group root -> fraction to keep, from a number or {layer name: fraction}."""
+    """Group root -> fraction to keep, from a number or {layer name: fraction}
+    (names as users give them: `"sub/layer"` inside a nested model).
+    """
     roots = [g for g in graph.roots() if not graph.is_frozen(g) and graph.producers.get(g)]
     if not isinstance(keep, dict):
         fraction = _check_fraction(keep, "`keep`")
         return {g: fraction for g in roots}
-    prunable = sorted({p for g in roots for p in graph.producers[g]})
+    prunable = sorted({graph.display(p) for g in roots for p in graph.producers[g]})
+    flat = {k: graph.inlined.flat_name(k) for k in keep}
     every = {n.operation.name for n in graph.nodes}
-    unknown = sorted(k for k in keep if k not in every)
+    unknown = sorted(k for k, name in flat.items() if name not in every)
     if unknown:
         raise ValueError(
             f"`keep` names layers the model does not have: {unknown}. Prunable layers: {prunable}. Fix: use "
-            "their names (model.summary() lists them)."
+            "their names (model.summary() lists them; 'sub/layer' for a layer inside a nested model)."
         )
-    not_prunable = sorted(k for k in keep if k not in prunable)
+    producers = {p for g in roots for p in graph.producers[g]}
+    not_prunable = sorted(k for k, name in flat.items() if name not in producers)
     if not_prunable:
         raise ValueError(
             f"`keep` names layers whose channels cannot be pruned: {not_prunable} (not a Conv/Dense making "
             f"channels, or kept whole; prune_report says why). Prunable layers: {prunable}."
         )
+    by_flat = {name: keep[k] for k, name in flat.items()}
     out = {}
     for g in roots:
-        named = {_check_fraction(keep[p], f"keep[{p!r}]") for p in graph.producers[g] if p in keep}
+        named = {_check_fraction(by_flat[p], f"keep[{graph.display(p)!r}]") for p in graph.producers[g] if p in by_flat}
         if len(named) > 1:
+            tied = [graph.display(p) for p in graph.producers[g]]
             raise ValueError(
-                f"`keep` gives the tied layers {graph.producers[g]} different fractions {sorted(named)}: their "
+                f"`keep` gives the tied layers {tied} different fractions {sorted(named)}: their "
                 "channels are added together, so they are pruned together. Fix: give them one fraction."
             )
         if named:
@@ -57,7 +63,8 @@ def prunable_groups(model):
     """The layers whose output channels `prune_width` can cut, by tied group.
 
     Layers of one group (e.g. the convolutions whose outputs a residual `Add`
-    sums) are pruned together and take one fraction in a `keep` dict.
+    sums) are pruned together and take one fraction in a `keep` dict. A
+    layer inside a nested model is named by its path, `"backbone/conv1"`.
 
     Args:
         model: a built functional `keras.Model`.
@@ -79,7 +86,7 @@ def prunable_groups(model):
     """
     graph = ChannelGraph(model)
     roots = [g for g in graph.roots() if not graph.is_frozen(g) and graph.producers.get(g)]
-    return [sorted(graph.producers[g]) for g in roots]
+    return [sorted(graph.display(p) for p in graph.producers[g]) for g in roots]
 
 
 def _count(size, fraction, round_to):
@@ -96,14 +103,18 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
     channels carry `model`'s weights: sliced kernels and biases, BatchNorm
     gamma, beta and moving statistics, depthwise kernels, and the next
     layer's input rows (for a `Flatten` → `Dense`, at every position). The
-    model's output width never changes, and `model` is untouched. Layers it
-    cannot prune (unknown types, shared layers, nested models) are left
-    whole with the channels that feed them; `prune_report` lists them.
+    model's output width never changes, and `model` is untouched. Nested
+    functional and Sequential sub-models (a `keras.applications` backbone
+    under a new head) are pruned through, and the result keeps the nesting.
+    Layers it cannot prune (unknown types, shared layers, subclassed
+    sub-models) are left whole with the channels that feed them;
+    `prune_report` lists them.
 
     Args:
         model: a built functional `keras.Model` (e.g. a trained teacher).
         keep: the fraction of each group's channels to keep, in (0, 1], or
-            `{layer_name: fraction}` for some layers (the others keep all).
+            `{layer_name: fraction}` for some layers (the others keep all;
+            `"sub/layer"` names a layer inside a nested model).
         calibration_data: a few hundred training images (array, `(images,
             labels)` or a dataset of batches); needed for
             `importance="activation"` (the first 512 are used).
@@ -168,8 +179,8 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
     indices = {} if reconstruct else None
     pruned = cut(graph, fractions, rank(graph, importance, images), round_to, indices)
     if reconstruct:
-        reconstruction.reconstruct(model, pruned, indices, images)
-    return pruned
+        reconstruction.reconstruct(graph.model, pruned, indices, images)
+    return nesting.renest(model, graph.inlined, pruned)
 
 
 def rank(graph, importance, images=None):
