@@ -64,6 +64,19 @@ def inverted_residual():
     return _bn_stats(keras.Model(i, keras.layers.Dense(3, name="head")(x), name="inverted_residual"))
 
 
+def squeeze_excite():
+    """An EfficientNet-style block: expand, squeeze-excite (pool, Reshape to
+    (1, 1, C), reduce, expand, Multiply), project."""
+    i = keras.Input((6, 6, 4))
+    x = keras.layers.ReLU()(keras.layers.Conv2D(8, 1, name="expand")(i))
+    s = keras.layers.Reshape((1, 1, 8), name="se_reshape")(keras.layers.GlobalAveragePooling2D()(x))
+    s = keras.layers.Conv2D(3, 1, activation="relu", name="se_reduce")(s)
+    s = keras.layers.Conv2D(8, 1, activation="sigmoid", name="se_expand")(s)
+    x = keras.layers.Multiply(name="se_excite")([x, s])
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 1, name="project")(x))
+    return keras.Model(i, keras.layers.Dense(2, name="head")(x), name="squeeze_excite")
+
+
 def nested():
     inner_in = keras.Input((8, 8, 3))
     inner = keras.Model(
@@ -79,7 +92,7 @@ def _images(model, n=64, seed=1):
     return np.random.default_rng(seed).normal(size=(n, *model.inputs[0].shape[1:])).astype("float32")
 
 
-@pytest.mark.parametrize("build", [residual_cnn, inverted_residual, nested])
+@pytest.mark.parametrize("build", [residual_cnn, inverted_residual, squeeze_excite, nested])
 @pytest.mark.parametrize("importance", ["activation", "bn_scale", "magnitude"])
 def test_keep_one_is_the_same_function(build, importance):
     model = build()
@@ -124,6 +137,21 @@ def test_pruning_dead_channels_leaves_the_function_unchanged():
     assert (widths["stem"], widths["b2"], widths["b1"], widths["side"], widths["fc"]) == (6, 6, 4, 4, 12)
     assert widths["dw"] == 1 and pruned.get_layer("dw").get_weights()[0].shape[-2] == 6
     assert pruned.get_layer("out").get_weights()[0].shape == (12, 4)  # the output width never changes
+    np.testing.assert_allclose(pruned(x).numpy(), model(x).numpy(), atol=EXACT, rtol=0)
+
+
+def test_squeeze_excite_channels_prune_through_the_reshape():
+    model = squeeze_excite()
+    # Channels 1 and 5 of the expand/se_expand group (tied by the Multiply)
+    # are dead: expand makes zeros there, and se_expand's sigmoid ~0.
+    for name, bias in (("expand", 0.0), ("se_expand", -100.0)):
+        kernel, b = model.get_layer(name).get_weights()
+        kernel[..., [1, 5]], b[[1, 5]] = 0.0, bias
+        model.get_layer(name).set_weights([kernel, b])
+    x = _images(model)
+    pruned = tfkd.prune_width(model, keep={"expand": 0.75}, calibration_data=x)
+    assert pruned.get_layer("se_expand").filters == 6 and pruned.get_layer("se_reshape").target_shape == (1, 1, 6)
+    assert pruned.get_layer("se_reduce").filters == 3  # not named: kept whole
     np.testing.assert_allclose(pruned(x).numpy(), model(x).numpy(), atol=EXACT, rtol=0)
 
 
@@ -332,6 +360,20 @@ def test_a_keras_applications_backbone_under_a_new_head_prunes_through():
     assert isinstance(inner, keras.Model) and inner.get_layer("Conv1").filters < base.get_layer("Conv1").filters
     pruned.compile("adam", loss=sparse_ce(), run_eagerly=True)  # eager, as for MobileNetV2 above
     pruned.fit(x, np.zeros(len(x)), batch_size=16, epochs=1, verbose=0)
+
+
+@pytest.mark.slow
+def test_keras_applications_efficientnetb0_prunes_through_its_squeeze_excite_blocks():
+    keras.utils.set_random_seed(0)
+    model = keras.applications.EfficientNetB0(input_shape=(32, 32, 3), weights=None, classes=4)
+    x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(
+        tfkd.prune_width(model, keep=1.0, calibration_data=x)(x).numpy(), model(x).numpy(), atol=EXACT
+    )
+    pruned = tfkd.prune_width(model, keep=0.5, calibration_data=x)
+    assert pruned.count_params() < 0.3 * model.count_params()
+    # Only the input's preprocessing is left whole (the input is never pruned).
+    assert set(tfkd.prune_report(model, pruned).left_whole) == {"rescaling", "normalization"}
 
 
 def three_blocks():

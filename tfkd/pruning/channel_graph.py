@@ -8,9 +8,10 @@ elementwise merges (`Add`, `Subtract`, `Multiply`, `Maximum`, `Minimum`,
 `Average`) tie the groups of their inputs into one, so a residual stream is
 pruned as one; `Concatenate` on the channel axis lays its inputs' groups side
 by side (each pruned on its own); `Flatten` spreads a group over positions,
-which only a following `Dense` can follow. Nested functional and
-Sequential sub-models are opened up (`tfkd.pruning.nesting`): their layers
-join the groups of the layers around them. A group is **frozen** (kept
+which only a following `Dense` can follow; a `Reshape` that keeps the
+channel axis (squeeze-excite's `(C,) -> (1, 1, C)`) passes them on. Nested
+functional and Sequential sub-models are opened up (`tfkd.pruning.nesting`):
+their layers join the groups of the layers around them. A group is **frozen** (kept
 whole) when it reaches the model's output, a layer this module does not
 know, a layer called more than once, or a nested subclassed model; the
 reason is kept for the report.
@@ -266,6 +267,15 @@ class ChannelGraph:
             if layer.axis % rank != rank - 1 or any(c.positions != 1 for c in inputs):
                 return self._opaque(node, "concatenates along another axis than the channels")
             self.layout[id(node.output_tensors[0])] = Channels([s for c in inputs for s in c.segments])
+            return None
+        if isinstance(layer, keras.layers.Reshape):
+            # Channels last and row-major: a reshape that keeps the last axis
+            # keeps every position's channel vector whole (squeeze-excite's
+            # (C,) -> (1, 1, C)); `surgery` rewrites its target width.
+            x, y = node.input_tensors[0], node.output_tensors[0]
+            if inputs[0].positions != 1 or x.shape[-1] is None or x.shape[-1] != y.shape[-1]:
+                return self._opaque(node, "reshapes the channel axis")
+            self.layout[id(y)] = Channels(list(inputs[0].segments))
             return None
         if isinstance(layer, keras.layers.Flatten):
             shape = node.input_tensors[0].shape

@@ -117,6 +117,10 @@ def rebuild(graph, kept, indices=None):
         if isinstance(layer, PRODUCERS + SEPARABLE) and layer.name not in graph.skipped:
             count = len(chosen(out_layouts[layer.name].segments[0].group))
             config["units" if isinstance(layer, keras.layers.Dense) else "filters"] = int(count)
+        if isinstance(layer, keras.layers.Reshape) and layer.name not in graph.skipped:
+            target = tuple(config["target_shape"])
+            if target[-1] != -1:  # -1 infers the new width itself
+                config["target_shape"] = target[:-1] + (len(kept_indices(out_layouts[layer.name], chosen)),)
         return layer.__class__.from_config(config)
 
     new, calls = replay(graph.model, graph.nodes, clone_layer)
