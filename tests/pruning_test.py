@@ -414,6 +414,25 @@ def test_depth_pruning_drops_the_block_that_changes_the_outputs_least():
     assert both.count_params() < 0.5 * shallower.count_params()
 
 
+def test_depth_pruning_drops_a_block_inside_a_nested_model_and_keeps_the_nesting():
+    backbone = three_blocks()
+    backbone = keras.Model(backbone.inputs, backbone.get_layer("block2").output, name="backbone")
+    i = keras.Input((8, 8, 3))
+    x = keras.layers.GlobalAveragePooling2D()(backbone(i))
+    model = _bn_stats(keras.Model(i, keras.layers.Dense(5, name="head")(x)))
+    assert list(tfkd.pruning.residual_blocks(model)) == ["backbone/block0", "backbone/block1", "backbone/block2"]
+    bn = backbone.get_layer("bn1")  # block1's branch outputs exact zeros: dropping it is exact
+    gamma, beta, mean, var = bn.get_weights()
+    bn.set_weights([gamma * 0, beta * 0, mean, var])
+    x = _images(model)
+    shallower = tfkd.prune_depth(model, drop=1, calibration_data=x)
+    inner = shallower.get_layer("backbone")
+    assert isinstance(inner, keras.Model) and {"c1a", "c1b", "block1"}.isdisjoint(l.name for l in inner.layers)
+    np.testing.assert_allclose(shallower(x).numpy(), model(x).numpy(), atol=EXACT, rtol=0)
+    removed = {r.name for r in tfkd.prune_report(model, shallower).rows if r.removed}
+    assert removed == {"backbone/c1a", "backbone/c1b", "backbone/bn1"}
+
+
 def test_depth_pruning_refuses_bad_requests():
     model = three_blocks()
     with pytest.raises(ValueError, match="has 3 droppable residual blocks"):

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 
 from tfkd.pruning import importance as importance_lib
+from tfkd.pruning import nesting
 from tfkd.pruning.surgery import replay
 from tfkd.taps import _graph, _nodes
 
@@ -22,26 +23,10 @@ def _ancestors(tensor):
     return seen
 
 
-def residual_blocks(model):
-    """The droppable residual blocks of a functional model.
-
-    A block is an `Add` of two tensors where one (the skip) is an ancestor
-    of the other (the branch): `y = x + f(x)`. Dropping it replaces `y` by
-    `x`; a block whose shortcut is itself computed (a projection) is not
-    droppable, since `x` may not have `y`'s shape.
-
-    Args:
-        model: a built functional `keras.Model`.
-
-    Returns:
-        `{add layer name: (node, index of the skip input)}`, in graph order.
-
-    Raises:
-        ValueError: for a subclassed model.
-    """
-    graph = _graph(model, "model")
+def _blocks(flat):
+    """`{flat Add name: (node, skip index)}` of a flat functional graph."""
     blocks = {}
-    for node in _nodes(graph):
+    for node in _nodes(flat):
         layer = node.operation
         if not isinstance(layer, keras.layers.Add) or len(node.input_tensors) != 2:
             continue
@@ -55,6 +40,28 @@ def residual_blocks(model):
     return blocks
 
 
+def residual_blocks(model):
+    """The droppable residual blocks of a functional model.
+
+    A block is an `Add` of two tensors where one (the skip) is an ancestor
+    of the other (the branch): `y = x + f(x)`. Dropping it replaces `y` by
+    `x`; a block whose shortcut is itself computed (a projection) is not
+    droppable, since `x` may not have `y`'s shape. Blocks inside nested
+    functional models count too, named by their path (`"backbone/add_3"`).
+
+    Args:
+        model: a built functional `keras.Model`.
+
+    Returns:
+        `{add layer name: index of the skip input}`, in graph order.
+
+    Raises:
+        ValueError: for a subclassed model.
+    """
+    inlined = nesting.inline(_graph(model, "model"))
+    return {inlined.paths[name]: skip for name, (_, skip) in _blocks(_graph(inlined.model, "model")).items()}
+
+
 def _copy(layer):
     return layer.__class__.from_config(layer.get_config())
 
@@ -62,26 +69,28 @@ def _copy(layer):
 def drop_blocks(model, names):
     """A new model without the residual blocks ending in the `Add` layers
     `names` (their branches removed, the skips kept), with the other
-    layers' weights copied.
+    layers' weights copied; nested models keep their nesting.
 
     Raises:
         ValueError: for a name that is not a droppable block.
     """
-    blocks = residual_blocks(model)
-    unknown = sorted(n for n in names if n not in blocks)
+    inlined = nesting.inline(_graph(model, "model"))
+    flat = _graph(inlined.model, "model")
+    blocks = _blocks(flat)
+    chosen = {n: inlined.flat_name(n) for n in names}
+    unknown = sorted(n for n, flat_name in chosen.items() if flat_name not in blocks)
     if unknown:
         raise ValueError(
             f"Not droppable residual blocks: {unknown}. A block is an Add(x, f(x)) with an identity shortcut; "
-            f"this model has {list(blocks)}. Fix: name some of these (or pass drop=N)."
+            f"this model has {[inlined.paths[n] for n in blocks]}. Fix: name some of these (or pass drop=N)."
         )
-    graph = _graph(model, "model")
-    bypass = {id(blocks[n][0]): blocks[n][1] for n in names}
-    new, calls = replay(graph, _nodes(graph), _copy, bypass)
+    bypass = {id(blocks[n][0]): blocks[n][1] for n in chosen.values()}
+    new, calls = replay(flat, _nodes(flat), _copy, bypass)
     kept = {id(layer) for layer in new._flatten_layers(include_self=False)}
     for layer, clone, _ in calls:
         if id(clone) in kept and layer.get_weights():
             clone.set_weights(layer.get_weights())
-    return new
+    return nesting.renest(model, inlined, new, {n: blocks[n][1] for n in chosen.values()})
 
 
 def _log_softmax(z):

@@ -155,14 +155,17 @@ def inline(model):
     return Inlined(flat, paths, flat_names, nested)
 
 
-def renest(original, inlined, pruned):
+def renest(original, inlined, pruned, bypass=None):
     """The pruned flat model put back into `original`'s nesting.
 
     Args:
         original: the model `inline` opened up.
         inlined: `inline(original)`.
-        pruned: a model cut from `inlined.model` (same flat layer names,
-            fewer channels).
+        pruned: a model cut from `inlined.model`: the same flat layer names,
+            fewer channels, or fewer layers (residual blocks dropped).
+        bypass: `{flat name of an Add: index of its skip input}` for the
+            blocks `pruned` dropped; the layers of their branches are the
+            flat layers `pruned` no longer has.
 
     Returns:
         A new functional model with `original`'s structure (each nested
@@ -172,6 +175,7 @@ def renest(original, inlined, pruned):
     """
     if not inlined.nested:
         return pruned
+    bypass = bypass or {}
     by_name = {layer.name: layer for layer in pruned.layers}
     built, pending = {}, []
 
@@ -193,15 +197,27 @@ def renest(original, inlined, pruned):
         tensors = {id(x): y for x, y in zip(graph.inputs, inputs)}
         for node in _nodes(graph):
             layer = node.operation
+            name = inlined.flat_names.get(id(layer))
+            if name in bypass:
+                tensors[id(node.outputs[0])] = tensors[id(node.input_tensors[bypass[name]])]
+                continue
+            if any(id(x) not in tensors for x in node.input_tensors):
+                continue  # on the branch of a dropped block
             if id(layer) in inlined.nested and _openable(node):
                 if id(layer) not in built:
                     built[id(layer)] = rebuild(layer, [tensors[id(x)].shape for x in node.input_tensors])
                 call = built[id(layer)]
+                if call is None:
+                    continue  # the whole sub-model was a dropped branch
             else:
+                if name not in by_name:
+                    continue  # dropped with its block
                 call = leaf(layer)
             args, kwargs = node.arguments.fill_in(tensors)
             for x, y in zip(node.outputs, keras.tree.flatten(call(*args, **kwargs))):
                 tensors[id(x)] = y
+        if any(id(y) not in tensors for y in graph.outputs):
+            return None
         outputs = [tensors[id(y)] for y in graph.outputs]
         return keras.Model(
             inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0], name=model.name
