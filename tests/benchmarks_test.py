@@ -313,6 +313,7 @@ def test_compress_benchmark_smoke_writes_its_table(tmp_path):
 
     settings = bc.Settings(
         teacher=shipped.teacher_path(),
+        teachers=(shipped.teacher_path(),) * 2,  # the kd rows from an ensemble (here of one model twice)
         keeps=(0.5,),
         seeds=(0,),
         epochs=2,
@@ -325,6 +326,7 @@ def test_compress_benchmark_smoke_writes_its_table(tmp_path):
     assert set(s["rows"]) >= {"teacher", bc.PRUNED, bc.RANDOM_KD, bc.SCRATCH, bc.SCRATCH_AUG, bc.INT8}
     table = (tmp_path / "compress.md").read_text()
     assert "keep=0.5: 40,154 params (25.5%)" in table
+    assert (tmp_path / "keep0.5_teachers2" / "seed0" / "rows.json").exists()
     with pytest.raises(ValueError, match="keeps"):
         bc.run(bc.Settings(teacher=settings.teacher, keeps=(1.5,)))
 

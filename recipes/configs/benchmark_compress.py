@@ -34,6 +34,7 @@ Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the
 """
 
 from recipes.lib import config as config_lib
+from recipes.lib import shipped
 from recipes.lib.benchmark_compress import Settings
 
 VARIANTS = {
@@ -49,6 +50,11 @@ VARIANTS = {
         "views": 8,
     },
     "smoke": {"smoke": True},
+}
+# patient, with kd from the shipped teacher and the shipped ResNet-14 together.
+VARIANTS["patient_ensemble"] = {
+    **VARIANTS["patient"],
+    "teachers": f"{shipped.TEACHER},{shipped.path('fashion_mnist_resnet14_teacher.keras')}",
 }
 
 

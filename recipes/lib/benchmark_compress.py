@@ -235,7 +235,8 @@ def plot(summary, teacher_accuracy, path):
 class Settings:
     """What the compression benchmark runs."""
 
-    teacher: str = ""  # "" = the shipped teacher
+    teacher: str = ""  # "" = the shipped teacher (the model cut, and the teacher of the kd rows)
+    teachers: tuple = ()  # several saved teachers for the kd rows (their ensemble); the cut is from `teacher`
     keeps: tuple = (0.5, 0.32)
     keep_by: str = "uniform"  # or "search": the same sizes, channels allocated per layer (search_keep)
     keep_whole: tuple = ()  # layers left whole at every size (e.g. the penultimate Dense)
@@ -288,6 +289,7 @@ def run(config, workdir=None, print_fn=print):
         for keep in settings.keeps:
             config = Config(
                 teacher=settings.teacher,
+                teachers=tuple(settings.teachers),
                 keep=keep,
                 keep_by=settings.keep_by,
                 keep_whole=tuple(settings.keep_whole),
@@ -301,6 +303,7 @@ def run(config, workdir=None, print_fn=print):
             whole += "_recon" if settings.reconstruct else ""
             whole += "_augment" if settings.augment else ""
             whole += f"_mixup{settings.mixup:g}_views{settings.views}" if settings.mixup else ""
+            whole += f"_teachers{len(settings.teachers)}" if settings.teachers else ""
             folder = os.path.join(settings.workdir, f"keep{keep:g}{whole}", f"seed{seed}")
             # Scratch with the other augmentation choice runs on the first seed;
             # on the others only if it ended higher there on the validation split.
