@@ -54,8 +54,11 @@ recorded with their commands in recipes/results/tuned.json): kd for the MLP (T i
 {1, 2, 4, 8} x α in {0, 0.1, 0.5}, 30-epoch trials, 91.23% on validation) and the CNN
 (T in {2, 4} x α in {0.1, 0.5}, 20-epoch trials, 92.13%); DKD, DIST, standardized kd and
 CRD for the MLP (commit 625dd7a: 91.07%, 90.92%, 91.13%, 90.77%). DIST and standardized kd for
-the CNN (commit 9ea395c: 92.28%, 92.18%). A row takes the
-settings of plain kd, then those of its own search.
+the CNN (commit 9ea395c: 92.28%, 92.18%). Standardized kd and DIST for the MLP in the
+setting of their '+mixup' rows (two teachers, mixup, 32 views; commit 1b40373, 30-epoch
+trials): every setting within 0.33 points on validation, best kd std T = 1, α = 0.1
+(91.07%, tied with T = 4) and DIST T = 1, β = γ = 2 (91.08%). A row takes the settings of
+plain kd, then those of its own search, then those of its '+mixup' search for a '+mixup' row.
 """
 
 from recipes.lib import config as config_lib
@@ -69,6 +72,10 @@ TUNED = {
         "dist": {"dist_temperature": 1.0, "dist_beta": 2.0},
         "kd_std": {"temperature": 4.0, "alpha": 0.1},
         "crd": {"crd_negatives": 1024, "crd_weight": 0.8},
+        # Searched in their '+mixup' rows' setting (two teachers, mixup views):
+        # tune.py:mlp_ensemble_mixup, 30-epoch trials, 32 views.
+        "kd_std_mixup": {"temperature": 1.0, "alpha": 0.1},
+        "dist_mixup": {"dist_temperature": 1.0, "dist_beta": 2.0},
     },
     "cnn_flat_w8": {
         "kd": {"temperature": 2.0, "alpha": 0.5},

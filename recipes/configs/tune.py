@@ -18,7 +18,9 @@ Variants (after the colon; 2 CPU cores):
   mlp_ensemble_mixup  standardized kd and DIST on the MLP in the setting of their rows in
              benchmark_accuracy.py:mlp_views32: the two-teacher ensemble (the shipped teacher and
              cnn_flat w8), mixup Beta(0.2, 0.2), 32 cached views, 30-epoch trials, their grids
-             (6 and 4 trials).
+             (6 and 4 trials). Commit 1b40373: every trial 90.75-91.08% on validation;
+             kd std T = 1, α = 0.1 (91.07%, tied with T = 4, α = 0.1), DIST T = 1,
+             β = γ = 2 (91.08%): recipes/results/tuned.json.
   cnn_kd     kd on cnn_flat w8 (20-epoch trials): T = 2, α = 0.5, 92.13% on validation.
   cnn_logit  standardized kd and DIST on cnn_flat w8 (20-epoch trials, their grids:
              6 and 4 trials): kd std T = 2, α = 0.1, 92.18%; DIST T = 1, β = γ = 2,
