@@ -30,6 +30,10 @@ Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the
            teaching, Beyer et al. 2022); scratch also without augmentation. Seeds 0-1 (commit
            9e85268): pruned + kd 92.34 ± 0.25, random init + kd 92.33 ± 0.11, scratch
            92.03 ± 0.12 (recipes/results/compress_patient.md); 15 min a row.
+  patient_ensemble  patient with kd from the shipped teacher and ResNet-14 together (the cut
+           stays from the shipped teacher). Its pruned + kd row over seeds 0-1 (run as
+           recipes/compress.py with --config.teachers, commit 1b40373): 92.51 ± 0.16, 52% of
+           the gap to the teacher closed (recipes/results/compress_patient_ensemble.md).
   smoke    tiny slices (tests).
 """
 
