@@ -388,12 +388,16 @@ def three_blocks():
     return _bn_stats(keras.Model(i, keras.layers.Dense(5, name="head")(x)))
 
 
+def _zero_branch(bn):
+    """The block ending in this BatchNorm then adds exact zeros."""
+    gamma, beta, mean, var = bn.get_weights()
+    bn.set_weights([gamma * 0, beta * 0, mean, var])
+
+
 def test_depth_pruning_drops_the_block_that_changes_the_outputs_least():
     model = three_blocks()
     assert list(tfkd.pruning.residual_blocks(model)) == ["block0", "block1", "block2"]
-    bn = model.get_layer("bn1")  # block1's branch outputs exact zeros: dropping it is exact
-    gamma, beta, mean, var = bn.get_weights()
-    bn.set_weights([gamma * 0, beta * 0, mean, var])
+    _zero_branch(model.get_layer("bn1"))  # block1's branch outputs exact zeros: dropping it is exact
     x = _images(model)
     shallower = tfkd.prune_depth(model, drop=1, calibration_data=x)
     names = {l.name for l in shallower.layers}
@@ -421,9 +425,7 @@ def test_depth_pruning_drops_a_block_inside_a_nested_model_and_keeps_the_nesting
     x = keras.layers.GlobalAveragePooling2D()(backbone(i))
     model = _bn_stats(keras.Model(i, keras.layers.Dense(5, name="head")(x)))
     assert list(tfkd.pruning.residual_blocks(model)) == ["backbone/block0", "backbone/block1", "backbone/block2"]
-    bn = backbone.get_layer("bn1")  # block1's branch outputs exact zeros: dropping it is exact
-    gamma, beta, mean, var = bn.get_weights()
-    bn.set_weights([gamma * 0, beta * 0, mean, var])
+    _zero_branch(backbone.get_layer("bn1"))
     x = _images(model)
     shallower = tfkd.prune_depth(model, drop=1, calibration_data=x)
     inner = shallower.get_layer("backbone")
