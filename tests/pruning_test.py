@@ -229,6 +229,10 @@ def test_prunable_groups_tie_residual_producers_and_a_dict_from_them_leaves_one_
     keep = {name: 0.5 for name in names}
     keep["fc"] = 1.0
     pruned = tfkd.prune_width(model, keep, importance="magnitude")
+    pruned.save(tmp_path / "pruned.keras")  # an ordinary model: saved and loaded with its nesting
+    loaded = keras.saving.load_model(tmp_path / "pruned.keras")
+    np.testing.assert_array_equal(loaded(x).numpy(), pruned(x).numpy())
+    assert loaded.get_layer("neck").get_layer("c1").filters == 3
     rows = {r.name: r for r in tfkd.prune_report(model, pruned).rows}
     assert (rows["fc"].channels_before, rows["fc"].channels_after) == (16, 16)
     assert (rows["stem"].channels_after, rows["b1"].channels_after) == (4, 3)
@@ -259,7 +263,7 @@ class _Doubler(keras.Model):
         return 2.0 * x
 
 
-def test_a_nested_model_is_pruned_through_and_keeps_its_nesting():
+def test_a_nested_model_is_pruned_through_and_keeps_its_nesting(tmp_path):
     model = backbone_under_a_head()
     assert tfkd.pruning.prunable_groups(model) == [["backbone/c2", "stem"], ["backbone/c1"], ["neck/c1"], ["fc"]]
     # Dead channels on both sides of the nesting: the stem/c2 group tied by
@@ -280,6 +284,10 @@ def test_a_nested_model_is_pruned_through_and_keeps_its_nesting():
     assert pruned.get_layer("backbone").get_layer("c1").filters == 6  # not named: kept whole
     assert pruned.get_layer("neck").get_layer("c1").filters == 3
     assert backbone.get_layer("c2").filters == 4  # the original is untouched
+    pruned.save(tmp_path / "pruned.keras")  # an ordinary model: saved and loaded with its nesting
+    loaded = keras.saving.load_model(tmp_path / "pruned.keras")
+    np.testing.assert_array_equal(loaded(x).numpy(), pruned(x).numpy())
+    assert loaded.get_layer("neck").get_layer("c1").filters == 3
     rows = {r.name: r for r in tfkd.prune_report(model, pruned).rows}
     assert (rows["backbone/c2"].channels_after, rows["neck/c1"].channels_after, rows["stem"].channels_after) == (
         2,
