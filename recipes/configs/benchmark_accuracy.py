@@ -35,7 +35,10 @@ Variants (after the colon; 2 CPU cores):
                     to fresh function matching). Rows "scratch,kd+mixup (2 teachers)", 5 seeds
                     (commits e256f3a/d61016d): 90.61 ± 0.17, +0.57 (2.7 σ) over scratch+mixup, the
                     best MLP row on validation (91.49%); kd std+mixup (2 teachers) 90.37 ± 0.10
-                    (5 seeds, +0.34, 1.8 σ; 690-850 s a run, recipes/results/mlp_views32.md).
+                    (5 seeds, +0.34, 1.8 σ; 690-850 s a run, recipes/results/mlp_views32.md) at
+                    T = 4; with its settings tuned on these views (T = 1, commit f12d5a6) 90.39 ±
+                    0.20 over 3 seeds, DIST+mixup 90.27 ± 0.18 over 2 (about 1,200 s a row,
+                    recipes/results/mlp_views32_tuned.md).
   cnn_30_epochs     cnn_flat w8, 30 epochs, the two-teacher ensemble: 91.70 ± 0.25 against
                     scratch+mixup 91.11 ± 0.17, +0.59, 2.8 σ (253-555 s a run,
                     recipes/results/cnn_30_epochs.md).
