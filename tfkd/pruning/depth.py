@@ -66,15 +66,10 @@ def _copy(layer):
     return layer.__class__.from_config(layer.get_config())
 
 
-def drop_blocks(model, names):
-    """A new model without the residual blocks ending in the `Add` layers
-    `names` (their branches removed, the skips kept), with the other
-    layers' weights copied; nested models keep their nesting.
-
-    Raises:
-        ValueError: for a name that is not a droppable block.
+def _drop_flat(inlined, names):
+    """The flat model of `inlined` without the blocks `names` (paths or flat
+    names), and `{flat Add name: skip index}` of the blocks dropped.
     """
-    inlined = nesting.inline(_graph(model, "model"))
     flat = _graph(inlined.model, "model")
     blocks = _blocks(flat)
     chosen = {n: inlined.flat_name(n) for n in names}
@@ -84,13 +79,25 @@ def drop_blocks(model, names):
             f"Not droppable residual blocks: {unknown}. A block is an Add(x, f(x)) with an identity shortcut; "
             f"this model has {[inlined.paths[n] for n in blocks]}. Fix: name some of these (or pass drop=N)."
         )
-    bypass = {id(blocks[n][0]): blocks[n][1] for n in chosen.values()}
-    new, calls = replay(flat, _nodes(flat), _copy, bypass)
+    new, calls = replay(flat, _nodes(flat), _copy, {id(blocks[n][0]): blocks[n][1] for n in chosen.values()})
     kept = {id(layer) for layer in new._flatten_layers(include_self=False)}
     for layer, clone, _ in calls:
         if id(clone) in kept and layer.get_weights():
             clone.set_weights(layer.get_weights())
-    return nesting.renest(model, inlined, new, {n: blocks[n][1] for n in chosen.values()})
+    return new, {n: blocks[n][1] for n in chosen.values()}
+
+
+def drop_blocks(model, names):
+    """A new model without the residual blocks ending in the `Add` layers
+    `names` (their branches removed, the skips kept), with the other
+    layers' weights copied; nested models keep their nesting.
+
+    Raises:
+        ValueError: for a name that is not a droppable block.
+    """
+    inlined = nesting.inline(_graph(model, "model"))
+    new, bypass = _drop_flat(inlined, names)
+    return nesting.renest(model, inlined, new, bypass)
 
 
 def _log_softmax(z):
@@ -106,9 +113,11 @@ def block_scores(model, images, blocks=None):
     blocks = list(blocks or residual_blocks(model))
     reference = _log_softmax(np.asarray(model.predict(images, verbose=0), np.float64))
     p = np.exp(reference)
+    # One opened-up graph serves every candidate: scoring needs no re-nesting.
+    inlined = nesting.inline(_graph(model, "model"))
     scores = {}
     for name in blocks:
-        logits = np.asarray(drop_blocks(model, [name]).predict(images, verbose=0), np.float64)
+        logits = np.asarray(_drop_flat(inlined, [name])[0].predict(images, verbose=0), np.float64)
         scores[name] = float(np.mean(np.sum(p * (reference - _log_softmax(logits)), -1)))
     return scores
 
