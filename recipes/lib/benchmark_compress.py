@@ -241,6 +241,9 @@ class Settings:
     keep_by: str = "uniform"  # or "search": the same sizes, channels allocated per layer (search_keep)
     keep_whole: tuple = ()  # layers left whole at every size (e.g. the penultimate Dense)
     reconstruct: bool = False  # re-fit the cut layers by least squares (prune_width(reconstruct=True))
+    importance: str = "activation"  # how channels are ranked (prune_width's importance)
+    sparsity: float = 0.0  # > 0: network slimming's sparsity training of the teacher's copy before the cut
+    sparsity_epochs: int = 3  # its epochs (distilled from the teacher)
     # Every row's data: compress.TRAINING (no augmentation, one view) unless changed; with
     # shifts/flips or mixup, kd replays the teacher on `views` cached views of each image
     # (patient, consistent teaching) and scratch also runs without augmentation.
@@ -294,6 +297,9 @@ def run(config, workdir=None, print_fn=print):
                 keep_by=settings.keep_by,
                 keep_whole=tuple(settings.keep_whole),
                 reconstruct=settings.reconstruct,
+                importance=settings.importance,
+                sparsity=settings.sparsity,
+                sparsity_epochs=settings.sparsity_epochs,
                 epochs=settings.epochs,
                 seed=seed,
                 smoke=settings.smoke,
@@ -301,6 +307,8 @@ def run(config, workdir=None, print_fn=print):
             )
             whole = "".join(f"_whole-{name}" for name in settings.keep_whole)
             whole += "_recon" if settings.reconstruct else ""
+            whole += "" if settings.importance == "activation" else f"_{settings.importance}"
+            whole += f"_sparse{settings.sparsity:g}x{settings.sparsity_epochs}" if settings.sparsity else ""
             whole += "_augment" if settings.augment else ""
             whole += f"_mixup{settings.mixup:g}_views{settings.views}" if settings.mixup else ""
             whole += f"_teachers{len(settings.teachers)}" if settings.teachers else ""

@@ -83,7 +83,7 @@ def prune(config, teacher, path):
     if os.path.exists(path):
         student = common.load_model(path, "student")
     else:
-        student = teacher
+        student = sparse_teacher(config, teacher) if config.sparsity else teacher
         if config.drop_blocks:
             student = pruning.prune_depth(student, config.drop_blocks, calibration_data=images)
         if config.keep < 1:
@@ -110,6 +110,29 @@ def prune(config, teacher, path):
             pruning.recalibrate_batchnorm(student, images)
         common.save_model(student, path)
     return student, pruning.prune_report(teacher, student)
+
+
+def sparse_teacher(config, teacher):
+    """The teacher after network slimming's sparsity training, before the cut.
+
+    A copy of the teacher carrying `config.sparsity`'s penalty
+    (`tfkd.pruning.sparsify`: L1 on the BatchNorm scales for `bn_scale`,
+    group lasso on the filters for `magnitude`; layers in `keep_whole` not
+    penalized) is trained for `config.sparsity_epochs` with the run's method
+    and schedule, distilled from the teacher(s), resumably, in
+    `workdir/sparsity_e<epochs>/`.
+
+    Returns:
+        The trained copy (a teacher-sized model whose unneeded channels are
+        near zero), to be cut with `config.importance`.
+    """
+    folder = common.own_folder(config.workdir)
+    init = os.path.join(folder, f"sparse_{config.importance}_{config.sparsity:g}.keras")
+    if not os.path.exists(init):
+        common.save_model(pruning.sparsify(teacher, config.sparsity, config.importance, config.keep_whole), init)
+    phase = dataclasses.replace(config, student_init=init, epochs=config.sparsity_epochs, export_dir="")
+    result = distill.run(phase, os.path.join(config.workdir, f"sparsity_e{config.sparsity_epochs}"))
+    return common.load_model(result["student_path"], "student")
 
 
 def random_init(student, path, seed):
@@ -177,8 +200,10 @@ def compress(
     tag = f"keep{config.keep:g}_drop{config.drop_blocks}_{config.importance}_r{config.round_to}"
     tag += "" if config.keep_by == "uniform" else f"_{config.keep_by}"
     tag += "".join(f"_whole-{name}" for name in config.keep_whole)
+    # Sparsity training is seeded: its cut can differ from seed to seed.
+    sparse = f"_sparse{config.sparsity:g}x{config.sparsity_epochs}_s{config.seed}" if config.sparsity else ""
     # The random-init baselines share `tag`: reconstruction changes weights, not the architecture.
-    pruned_path = os.path.join(folder, f"pruned_{tag}{'_recon' if config.reconstruct else ''}.keras")
+    pruned_path = os.path.join(folder, f"pruned_{tag}{sparse}{'_recon' if config.reconstruct else ''}.keras")
     teacher = common.load_model(config.teacher)
     student, report = prune(config, teacher, pruned_path)
     _, test, _ = common.splits(config)

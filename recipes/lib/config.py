@@ -63,6 +63,8 @@ class Config:
     drop_blocks: int = 0  # compress: residual blocks dropped before width pruning
     importance: str = "activation"  # compress: activation, bn_scale or magnitude
     reconstruct: bool = False  # compress: re-fit the cut layers by least squares on calibration images
+    sparsity: float = 0.0  # compress: > 0: first train the teacher's copy with this sparsity penalty (network slimming)
+    sparsity_epochs: int = 3  # compress: epochs of that sparsity training (distilled from the teacher)
     round_to: int = 1  # compress: channel counts rounded to a multiple of this
     hints: tuple = ()  # "teacher_layer:student_layer" pairs for fitnet
     feature_weight: float = -1.0  # < 0: the method's typical weight
@@ -176,6 +178,16 @@ class Config:
             )
         if self.importance not in ("activation", "bn_scale", "magnitude"):
             raise ValueError(f"--config.importance must be activation, bn_scale or magnitude, got {self.importance!r}.")
+        if self.sparsity < 0 or (self.sparsity > 0 and self.sparsity_epochs < 1):
+            raise ValueError(
+                f"--config.sparsity must be >= 0 and, when > 0, --config.sparsity_epochs >= 1; got {self.sparsity} "
+                f"and {self.sparsity_epochs}."
+            )
+        if self.sparsity > 0 and self.importance not in ("bn_scale", "magnitude"):
+            raise ValueError(
+                f"--config.sparsity penalizes the BatchNorm scales or the filters that --config.importance then "
+                f"ranks, but importance is {self.importance!r}. Fix: --config.importance=bn_scale (or magnitude)."
+            )
         if self.crd_negatives < 1 or self.crd_feature_dim < 1:
             raise ValueError(
                 f"--config.crd_negatives and --config.crd_feature_dim must be >= 1, got {self.crd_negatives} and "

@@ -5,6 +5,7 @@ import numpy as np
 
 from tfkd.pruning import importance as importance_lib
 from tfkd.pruning import nesting
+from tfkd.pruning.sparsity import without_sparsity
 from tfkd.pruning.surgery import replay
 from tfkd.taps import _graph, _nodes
 
@@ -63,7 +64,7 @@ def residual_blocks(model):
 
 
 def _copy(layer):
-    return layer.__class__.from_config(layer.get_config())
+    return layer.__class__.from_config(without_sparsity(layer.get_config()))
 
 
 def _drop_flat(inlined, names):

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from tfkd.pruning.channel_graph import PRODUCERS, SEPARABLE
+from tfkd.pruning.sparsity import without_sparsity
 
 
 def kept_indices(layout, kept):
@@ -113,7 +114,7 @@ def rebuild(graph, kept, indices=None):
     out_layouts = {n.operation.name: graph.layout.get(id(n.output_tensors[0])) for n in graph.nodes}
 
     def clone_layer(layer):
-        config = layer.get_config()
+        config = without_sparsity(layer.get_config())  # sparsify's penalty stays with the model it trained
         if isinstance(layer, PRODUCERS + SEPARABLE) and layer.name not in graph.skipped:
             count = len(chosen(out_layouts[layer.name].segments[0].group))
             config["units" if isinstance(layer, keras.layers.Dense) else "filters"] = int(count)
