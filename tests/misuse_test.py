@@ -31,6 +31,13 @@ class Subclassed(keras.Model):
         return self.out(self.pool(self.conv(x)))
 
 
+def S_no_bn():
+    """A functional model without BatchNorm (nothing for bn_scale to penalize)."""
+    i = keras.Input((8, 8, 1))
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, name="c")(i))
+    return keras.Model(i, keras.layers.Dense(10, name="out")(x))
+
+
 def _built_subclassed():
     model = Subclassed()
     model(np.zeros((1, 8, 8, 1), "float32"))
@@ -620,6 +627,46 @@ CASES = {
         lambda c, t: compress.fractions(Config(keep_whole=("t_logits",)), tiny_teacher()),
         ValueError,
         r"--config.keep_whole names \['t_logits'\], which are not prunable layers of the teacher; prunable: \[",
+    ),
+    "sparsify with a strength of zero": (
+        lambda c, t: tfkd.pruning.sparsify(T(), strength=0.0),
+        ValueError,
+        r"`strength` must be a finite number > 0, got 0.0. Fix: pass e.g. 1e-4",
+    ),
+    "sparsify with a NaN strength": (
+        lambda c, t: tfkd.pruning.sparsify(T(), strength=float("nan")),
+        ValueError,
+        "`strength` must be a finite number > 0, got nan",
+    ),
+    "sparsify by activation": (
+        lambda c, t: tfkd.pruning.sparsify(T(), importance="activation"),
+        ValueError,
+        r"sparsify penalizes 'bn_scale' or 'magnitude', got importance='activation'. Fix: importance='bn_scale'",
+    ),
+    "sparsify excluding an unknown layer": (
+        lambda c, t: tfkd.pruning.sparsify(T(), exclude=["t_blok1"]),
+        ValueError,
+        r"`exclude` names layers the model does not have: \['t_blok1'\]",
+    ),
+    "sparsify a model without BatchNorm by its scales": (
+        lambda c, t: tfkd.pruning.sparsify(S_no_bn(), importance="bn_scale"),
+        ValueError,
+        r"found nothing to penalize by 'bn_scale'.*Fix: importance='magnitude'",
+    ),
+    "sparsify a subclassed model": (
+        lambda c, t: tfkd.pruning.sparsify(_built_subclassed()),
+        ValueError,
+        "subclassed",
+    ),
+    "sparsity training with activation importance": (
+        lambda c, t: _config(t, sparsity=1e-4),
+        ValueError,
+        r"--config.sparsity penalizes .* but importance is 'activation'. Fix: --config.importance=bn_scale",
+    ),
+    "sparsity training for zero epochs": (
+        lambda c, t: _config(t, sparsity=1e-4, importance="bn_scale", sparsity_epochs=0),
+        ValueError,
+        r"--config.sparsity_epochs >= 1",
     ),
     "unknown channel allocation": (
         lambda c, t: _config(t, keep_by="random"),

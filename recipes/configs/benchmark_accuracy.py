@@ -48,6 +48,8 @@ Variants (after the colon; 2 CPU cores):
                     DIST 91.40 ± 0.32, kd std (2 teachers) 91.33 ± 0.34, +0.29 and +0.22 over
                     scratch+mixup, both below kd (275-711 s a run,
                     recipes/results/cnn_logit_methods.md).
+  cnn_views32       cnn_flat w8, 30 epochs, the ensemble's mixup rows on 32 cached views per
+                    example (the MLP's best setting) with DIST, standardized kd and kd.
   view_cache_parity cnn_flat w8 with shifts and flips: kd online 90.32 ± 0.21, kd top-5
                     90.04 ± 0.19 (recipes/results/view_cache_parity.md).
   smoke             tiny slices (tests).
@@ -126,6 +128,13 @@ VARIANTS = {
         "students": "cnn",
         "epochs": 30,
         "rows": "scratch,scratch+mixup,kd (2 teachers),kd std (2 teachers),dist (2 teachers)",
+    },
+    "cnn_views32": {
+        **ENSEMBLE,
+        "students": "cnn",
+        "epochs": 30,
+        "views": 32,
+        "rows": "scratch,scratch+mixup,dist+mixup (2 teachers),kd std+mixup (2 teachers),kd+mixup (2 teachers)",
     },
     "view_cache_parity": {
         "students": "cnn",

@@ -98,7 +98,7 @@ def drop_blocks(model, names):
     """
     inlined = nesting.inline(_graph(model, "model"))
     new, bypass = _drop_flat(inlined, names)
-    return nesting.renest(model, inlined, new, bypass)
+    return nesting.trainable_copy(model, nesting.renest(model, inlined, new, bypass))
 
 
 def _log_softmax(z):

@@ -227,3 +227,26 @@ def renest(original, inlined, pruned, bypass=None):
     for layer, source in pending:
         layer.set_weights(source.get_weights())
     return new
+
+
+def trainable_copy(original, copy):
+    """`copy`, made trainable when `original` was frozen as a whole.
+
+    A teacher handed to a `Distiller` is frozen (`trainable = False`), and
+    its layer configs carry that; a student cut from it is meant to train,
+    so its layers are unfrozen. Layers frozen on their own in a trainable
+    model (e.g. a frozen backbone) stay frozen.
+
+    Args:
+        original: the model the copy was made from.
+        copy: the new model.
+
+    Returns:
+        `copy`.
+    """
+    if not original.trainable:
+        # Each layer on its own: a functional model's own setter leaves
+        # layers built frozen (from configs saying so) as they were.
+        for layer in copy._flatten_layers(include_self=True):
+            layer.trainable = True
+    return copy

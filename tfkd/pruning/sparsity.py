@@ -27,6 +27,7 @@ import math
 
 import keras
 
+from tfkd.pruning import nesting
 from tfkd.pruning.channel_graph import PRODUCERS, SEPARABLE, ChannelGraph
 
 PENALTIES = {"bn_scale": "the BatchNorm scales (L1)", "magnitude": "each output filter (group lasso)"}
@@ -65,6 +66,7 @@ class ChannelSparsity(keras.regularizers.Regularizer):
         self.strength = float(strength)
 
     def __call__(self, x):
+        """The penalty of weight `x` (its last axis: output channels)."""
         x = keras.ops.cast(x, "float32")
         if len(x.shape) == 1:
             return self.strength * keras.ops.sum(keras.ops.abs(x))
@@ -72,6 +74,7 @@ class ChannelSparsity(keras.regularizers.Regularizer):
         return self.strength * keras.ops.sum(keras.ops.sqrt(keras.ops.sum(keras.ops.square(rows), axis=0) + 1e-12))
 
     def get_config(self):
+        """`{"strength": ...}`, for `from_config` and saved models."""
         return {"strength": self.strength}
 
 
@@ -182,4 +185,4 @@ def sparsify(model, strength=1e-4, importance="bn_scale", exclude=()):
 
     copy = keras.models.clone_model(model, clone_function=clone, recursive=True)
     copy.set_weights(model.get_weights())
-    return copy
+    return nesting.trainable_copy(model, copy)

@@ -180,7 +180,7 @@ def prune_width(model, keep=0.5, calibration_data=None, importance="activation",
     pruned = cut(graph, fractions, rank(graph, importance, images), round_to, indices)
     if reconstruct:
         reconstruction.reconstruct(graph.model, pruned, indices, images)
-    return nesting.renest(model, graph.inlined, pruned)
+    return nesting.trainable_copy(model, nesting.renest(model, graph.inlined, pruned))
 
 
 def rank(graph, importance, images=None):
