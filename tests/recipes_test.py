@@ -279,6 +279,35 @@ def test_compress_smoke_with_reconstruction_refits_the_cut_layers(tmp_path):
     assert os.path.exists(os.path.join(str(tmp_path / "w"), "pruned_keep0.5_drop0_activation_r1_recon.keras"))
 
 
+def test_compress_smoke_with_sparsity_training_cuts_the_trained_copy(tmp_path):
+    import keras
+
+    from recipes.lib import compress
+
+    teacher = models_for_compress(tmp_path)
+    config = Config(
+        workdir=str(tmp_path / "w"),
+        smoke=True,
+        teacher=teacher,
+        keep=0.5,
+        augment=False,
+        importance="bn_scale",
+        sparsity=1e-3,
+        sparsity_epochs=1,
+    )
+    rows = compress.compress(config, export="none", print_fn=lambda *_: None)
+    assert [r["model"] for r in rows] == ["teacher", "pruned (BatchNorm re-estimated), before training", "pruned + kd"]
+    # The penalized copy trained in its own run; the cut student, seeded like it, carries no penalty.
+    folder = str(tmp_path / "w")
+    trained = keras.saving.load_model(
+        os.path.join(folder, "sparsity_e1", "sparse_bn_scale_0.001_kd_s0", "student.keras")
+    )
+    assert trained.losses
+    pruned = keras.saving.load_model(os.path.join(folder, "pruned_keep0.5_drop0_bn_scale_r1_sparse0.001x1_s0.keras"))
+    assert not pruned.losses
+    assert pruned.count_params() < keras.saving.load_model(teacher).count_params()
+
+
 def test_compress_keeps_the_layers_left_whole_and_cuts_the_others():
     from recipes.lib import compress
     from tests.conftest import tiny_teacher

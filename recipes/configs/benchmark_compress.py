@@ -34,6 +34,9 @@ Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the
            stays from the shipped teacher). Its pruned + kd row over seeds 0-1 (run as
            recipes/compress.py with --config.teachers, commit 1b40373): 92.51 ± 0.16, 52% of
            the gap to the teacher closed (recipes/results/compress_patient_ensemble.md).
+  slimming  embed_whole at keep 0.46 cut from the teacher's copy after 3 epochs of network
+           slimming's sparsity training (L1 1e-3 on the BatchNorm scales, distilled from the
+           teacher), by BatchNorm scale; 10 epochs, and 6 (1/5 of the patient baselines' 30).
   smoke    tiny slices (tests).
 """
 
@@ -52,6 +55,14 @@ VARIANTS = {
         "short_epochs": 0,
         "mixup": 0.2,
         "views": 8,
+    },
+    "slimming": {
+        "keeps": (0.46,),
+        "keep_whole": "t_embed",
+        "importance": "bn_scale",
+        "sparsity": 1e-3,
+        "sparsity_epochs": 3,
+        "short_epochs": 6,
     },
     "smoke": {"smoke": True},
 }

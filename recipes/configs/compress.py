@@ -12,10 +12,14 @@ Variants (after the colon; results on the test split, 2 CPU cores):
            int8 93.06% (seed 0; recipes/results/compress_resnet14.md).
   resnet14_depth  the ResNet-14 with 3 of its 4 droppable blocks removed (78,426 parameters),
            5 epochs: 92.31%, int8 92.35% (same file).
+  slimming keep 0.46 with t_embed whole, cut by BatchNorm scale from the teacher's copy after 3
+           epochs of sparsity training (L1 1e-3 on its BatchNorm scales, distilled from the
+           teacher; network slimming, Liu et al. 2017), then 10 epochs of kd.
   smoke    a few steps on a small slice (tests).
 
-Besides the training fields (recipes/configs/distill.py): `export` ("int8" or "none") and
-`baselines` (also train the pruned architecture from random weights, scratch and kd).
+Besides the training fields (recipes/configs/distill.py; the pruning ones are keep, keep_by,
+keep_whole, drop_blocks, importance, round_to, reconstruct, sparsity, sparsity_epochs):
+`export` ("int8" or "none") and `baselines` (also train the pruned architecture from random weights, scratch and kd).
 """
 
 from recipes.lib import compress, shipped
@@ -29,6 +33,13 @@ VARIANTS = {
     "tenth": {"keep": 0.32},
     "resnet14_width": {**RESNET14, "keep": 0.7},
     "resnet14_depth": {**RESNET14, "keep": 1.0, "drop_blocks": 3},
+    "slimming": {
+        "keep": 0.46,
+        "keep_whole": "t_embed",
+        "importance": "bn_scale",
+        "sparsity": 1e-3,
+        "sparsity_epochs": 3,
+    },
     "smoke": {"smoke": True, "epochs": 1},
 }
 
