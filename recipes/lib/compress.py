@@ -201,9 +201,10 @@ def compress(
     tag += "" if config.keep_by == "uniform" else f"_{config.keep_by}"
     tag += "".join(f"_whole-{name}" for name in config.keep_whole)
     # Sparsity training is seeded: its cut can differ from seed to seed.
-    sparse = f"_sparse{config.sparsity:g}x{config.sparsity_epochs}_s{config.seed}" if config.sparsity else ""
+    sparse = f"_sparse{config.sparsity:g}x{config.sparsity_epochs}" if config.sparsity else ""
+    recon = "_recon" if config.reconstruct else ""
     # The random-init baselines share `tag`: reconstruction changes weights, not the architecture.
-    pruned_path = os.path.join(folder, f"pruned_{tag}{sparse}{'_recon' if config.reconstruct else ''}.keras")
+    pruned_path = os.path.join(folder, f"pruned_{tag}{sparse}{f'_s{config.seed}' if sparse else ''}{recon}.keras")
     teacher = common.load_model(config.teacher)
     student, report = prune(config, teacher, pruned_path)
     _, test, _ = common.splits(config)
@@ -248,7 +249,7 @@ def compress(
             res = distill.run(run_config, os.path.join(workdir, ALTERNATIVE_DIR) if change else workdir)
             rows.append(trained_row(f"same architecture, random init, {method}{suffix}", res))
     if export == "int8":
-        path = config.export_dir or os.path.join(folder, f"student_{tag}_s{config.seed}_int8.tflite")
+        path = config.export_dir or os.path.join(folder, f"student_{tag}{sparse}{recon}_s{config.seed}_int8.tflite")
         path = export_lib.export_model(
             dataclasses.replace(config, export_dir=path),
             result["student_path"],
