@@ -648,6 +648,11 @@ CASES = {
         ValueError,
         r"`exclude` names layers the model does not have: \['t_blok1'\]",
     ),
+    "sparsify excluding a layer that cannot be pruned": (
+        lambda c, t: tfkd.pruning.sparsify(T(), exclude=["t_bn"]),
+        ValueError,
+        r"`exclude` names layers whose channels cannot be pruned: \['t_bn'\]",
+    ),
     "sparsify a model without BatchNorm by its scales": (
         lambda c, t: tfkd.pruning.sparsify(S_no_bn(), importance="bn_scale"),
         ValueError,

@@ -168,6 +168,13 @@ def sparsify(model, strength=1e-4, importance="bn_scale", exclude=()):
     unknown = sorted(name for name in exclude if graph.inlined.flat_name(name) not in every)
     if unknown:
         raise ValueError(f"`exclude` names layers the model does not have: {unknown}. Fix: use names from summary().")
+    producers = {p for g in graph.roots() if not graph.is_frozen(g) for p in graph.producers.get(g, ())}
+    not_prunable = sorted(name for name in exclude if graph.inlined.flat_name(name) not in producers)
+    if not_prunable:
+        raise ValueError(
+            f"`exclude` names layers whose channels cannot be pruned: {not_prunable}. Fix: name Conv/Dense layers "
+            "from tfkd.pruning.prunable_groups(model)."
+        )
     targets = _targets(graph, importance, exclude)
     if not targets:
         raise ValueError(
