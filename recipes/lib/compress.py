@@ -123,8 +123,10 @@ def sparse_teacher(config, teacher):
     `workdir/sparsity_e<epochs>/`.
 
     Returns:
-        The trained copy (a teacher-sized model whose unneeded channels are
-        near zero), to be cut with `config.importance`.
+        The trained copy (teacher-sized; the penalty pushes the scales of
+        channels it does not need towards zero), to be cut with
+        `config.importance`. The phase and the student's training each
+        cache the teacher's logits once (two passes over the training set).
     """
     folder = common.own_folder(config.workdir)
     init = os.path.join(folder, f"sparse_{config.importance}_{config.sparsity:g}.keras")
