@@ -193,6 +193,31 @@ def test_logit_method_rows_on_the_ensemble_take_their_own_tuned_settings(tmp_pat
     assert (kd_own.temperature, kd_own.alpha) == (kd_row.temperature, kd_row.alpha)
 
 
+def test_dkd_on_the_ensembles_mixup_views_takes_dkds_settings(tmp_path):
+    """'dkd+mixup (2 teachers)' is DKD from both teachers on cached mixup
+    views, with dkd_mixup's settings where that search exists, else dkd's."""
+    import copy
+
+    teachers = {
+        benchmark_accuracy.TEACHER: {"path": "a.keras"},
+        benchmark_accuracy.SECOND_TEACHER: {"path": "b.keras"},
+    }
+    plain = copy.deepcopy(accuracy_config.TUNED)
+    plain["mlp_small_w128"].pop("dkd_mixup", None)
+    plain["mlp_small_w128"]["dkd"] = {"dkd_temperature": 3.0, "dkd_beta": 6.0}
+
+    def row(tuned):
+        settings = benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, tuned=tuned)
+        return benchmark_accuracy.Benchmark(settings).row_config("mlp", "dkd+mixup (2 teachers)", 0, teachers)
+
+    dkd = row(plain)
+    assert (dkd.method, dkd.teachers, dkd.cache_teacher, dkd.views) == ("dkd", ("a.keras", "b.keras"), True, 8)
+    assert dkd.mixup > 0 and (dkd.dkd_temperature, dkd.dkd_beta) == (3.0, 6.0)
+    own = copy.deepcopy(plain)
+    own["mlp_small_w128"]["dkd_mixup"] = {"dkd_temperature": 1.0, "dkd_beta": 2.0}
+    assert (row(own).dkd_temperature, row(own).dkd_beta) == (1.0, 2.0)
+
+
 def test_overrides_on_the_command_line_reach_the_settings_with_their_types():
     """`--config.seeds=4` and `--config.rows=...` (a comma-separated string)
     become a tuple of ints and a tuple of row names; a variant is applied

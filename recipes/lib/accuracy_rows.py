@@ -11,7 +11,10 @@ MULTI_MIXUP = "kd+mixup (2 teachers)"
 # training images or on the same mixup views as the student.
 STD_MULTI, DIST_MULTI = "kd std (2 teachers)", "dist (2 teachers)"
 STD_MULTI_MIXUP, DIST_MULTI_MIXUP = "kd std+mixup (2 teachers)", "dist+mixup (2 teachers)"
-MULTI_ROWS = (MULTI, MULTI_MIXUP, STD_MULTI, DIST_MULTI, STD_MULTI_MIXUP, DIST_MULTI_MIXUP)
+# DKD on the ensemble's mixup views: its target class is the label's largest
+# mixing weight (tfkd.losses.DecoupledKD with one-hot mixed labels).
+DKD_MULTI_MIXUP = "dkd+mixup (2 teachers)"
+MULTI_ROWS = (MULTI, MULTI_MIXUP, STD_MULTI, DIST_MULTI, STD_MULTI_MIXUP, DIST_MULTI_MIXUP, DKD_MULTI_MIXUP)
 # Consistent kd with the teacher run on every augmented batch, and kd on
 # cached views keeping only the 5 largest teacher logits: the accuracy parity
 # of the view cache is "kd top-5" against "kd online".
@@ -48,6 +51,7 @@ ROWS = (
     DIST_MULTI,
     STD_MULTI_MIXUP,
     DIST_MULTI_MIXUP,
+    DKD_MULTI_MIXUP,
 )
 SCRATCH_ROWS = ("scratch", "scratch+mixup")
 # The reference students: builder, width and the augmentation that served
