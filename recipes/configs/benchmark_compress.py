@@ -37,9 +37,11 @@ Variants (after the colon; 2 CPU cores, about 7 min a 10-epoch training with the
   slimming  embed_whole at keep 0.46 cut from the teacher's copy after 3 epochs of network
            slimming's sparsity training (L1 1e-3 on the BatchNorm scales, distilled from the
            teacher), by BatchNorm scale; 10 epochs, and 6 (1/5 of the patient baselines' 30).
-           Its pruned + kd rows over seeds 0-2 (run as recipes/compress.py:slimming, commit
-           c3d867d): 92.32 ± 0.05 at 10 epochs, 92.13 ± 0.10 at 6
-           (recipes/results/compress_slimming.md).
+           Seeds 0-2 (commit 64fc587): pruned + kd 92.32 ± 0.05 at 10 epochs (92.13 ± 0.10 at 6),
+           random init + kd 91.34 ± 0.19, scratch 91.44 ± 0.38 (recipes/results/
+           compress_slimming_table.md); with --config.keeps=0.32 (13.2%): 91.34 ± 0.12 against
+           89.89 ± 0.25 and 89.92 ± 0.11, +1.45 / +1.43 paired
+           (recipes/results/compress_slimming.md); about 20 min a seed alone.
   smoke    tiny slices (tests).
 """
 
