@@ -123,8 +123,9 @@ def sparse_teacher(config, teacher):
     `workdir/sparsity_e<epochs>/`.
 
     Returns:
-        The trained copy (teacher-sized; the penalty pushes the scales of
-        channels it does not need towards zero), to be cut with
+        The trained copy (teacher-sized, trained with the penalty; a
+        3-epoch phase shrinks a layer's scales alike rather than zeroing
+        some, recipes/results/compress_slimming.md), to be cut with
         `config.importance`. The phase and the student's training each
         cache the teacher's logits once (two passes over the training set).
     """
