@@ -668,6 +668,11 @@ CASES = {
         ValueError,
         r"--config.sparsity penalizes .* but importance is 'activation'. Fix: --config.importance=bn_scale",
     ),
+    "sparsity training from an unknown start": (
+        lambda c, t: _config(t, sparsity=1e-4, importance="bn_scale", sparsity_from="random"),
+        ValueError,
+        r"--config.sparsity_from must be 'teacher' .* or 'scratch' .* got 'random'",
+    ),
     "sparsity training for zero epochs": (
         lambda c, t: _config(t, sparsity=1e-4, importance="bn_scale", sparsity_epochs=0),
         ValueError,

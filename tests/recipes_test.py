@@ -308,6 +308,37 @@ def test_compress_smoke_with_sparsity_training_cuts_the_trained_copy(tmp_path):
     assert pruned.count_params() < keras.saving.load_model(teacher).count_params()
 
 
+def test_sparsity_from_scratch_trains_a_seeded_random_copy(tmp_path):
+    import keras
+    import numpy as np
+
+    from recipes.lib import compress
+
+    teacher_path = models_for_compress(tmp_path)
+    teacher = keras.saving.load_model(teacher_path)
+    config = Config(
+        workdir=str(tmp_path / "w"),
+        smoke=True,
+        teacher=teacher_path,
+        augment=False,
+        importance="bn_scale",
+        sparsity=1e-3,
+        sparsity_epochs=1,
+        sparsity_from="scratch",
+        seed=3,
+    ).validate()
+    trained = compress.sparse_teacher(config, teacher)
+    assert trained.losses and trained.count_params() == teacher.count_params()
+    folder = str(tmp_path / "w")
+    assert os.path.exists(os.path.join(folder, "sparsity_scratch_e1", "sparse_bn_scale_0.001_scratch_s3_kd_s3"))
+    init = keras.saving.load_model(os.path.join(folder, "sparse_bn_scale_0.001_scratch_s3.keras"))
+    # Random weights, not the teacher's, drawn again the same way from the same seed.
+    kernel = init.get_layer("branch").kernel.numpy()
+    assert not np.allclose(kernel, teacher.get_layer("branch").kernel.numpy())
+    keras.utils.set_random_seed(3)
+    np.testing.assert_array_equal(kernel, keras.models.clone_model(teacher).get_layer("branch").kernel.numpy())
+
+
 def test_compress_keeps_the_layers_left_whole_and_cuts_the_others():
     from recipes.lib import compress
     from tests.conftest import tiny_teacher

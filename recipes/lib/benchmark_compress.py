@@ -244,6 +244,7 @@ class Settings:
     importance: str = "activation"  # how channels are ranked (prune_width's importance)
     sparsity: float = 0.0  # > 0: network slimming's sparsity training of the teacher's copy before the cut
     sparsity_epochs: int = 3  # its epochs (distilled from the teacher)
+    sparsity_from: str = "teacher"  # that training starts from the teacher's weights or from "scratch"
     # Every row's data: compress.TRAINING (no augmentation, one view) unless changed; with
     # shifts/flips or mixup, kd replays the teacher on `views` cached views of each image
     # (patient, consistent teaching) and scratch also runs without augmentation.
@@ -300,6 +301,7 @@ def run(config, workdir=None, print_fn=print):
                 importance=settings.importance,
                 sparsity=settings.sparsity,
                 sparsity_epochs=settings.sparsity_epochs,
+                sparsity_from=settings.sparsity_from,
                 epochs=settings.epochs,
                 seed=seed,
                 smoke=settings.smoke,
@@ -309,6 +311,7 @@ def run(config, workdir=None, print_fn=print):
             whole += "_recon" if settings.reconstruct else ""
             whole += "" if settings.importance == "activation" else f"_{settings.importance}"
             whole += f"_sparse{settings.sparsity:g}x{settings.sparsity_epochs}" if settings.sparsity else ""
+            whole += "_scratch" if settings.sparsity and settings.sparsity_from == "scratch" else ""
             whole += "_augment" if settings.augment else ""
             whole += f"_mixup{settings.mixup:g}_views{settings.views}" if settings.mixup else ""
             whole += f"_teachers{len(settings.teachers)}" if settings.teachers else ""

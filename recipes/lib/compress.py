@@ -120,21 +120,32 @@ def sparse_teacher(config, teacher):
     group lasso on the filters for `magnitude`; layers in `keep_whole` not
     penalized) is trained for `config.sparsity_epochs` with the run's method
     and schedule, distilled from the teacher(s), resumably, in
-    `workdir/sparsity_e<epochs>/`.
+    `workdir/sparsity_e<epochs>/`. With `config.sparsity_from="scratch"` the
+    copy starts from random weights drawn with `config.seed` (the paper's
+    schedule: the penalty through a whole training, Liu et al. 2017), in
+    `workdir/sparsity_scratch_e<epochs>/`.
 
     Returns:
         The trained copy (teacher-sized, trained with the penalty; a
-        3-epoch phase shrinks a layer's scales alike rather than zeroing
-        some, recipes/results/compress_slimming.md), to be cut with
-        `config.importance`. The phase and the student's training each
+        3-epoch phase from the teacher shrinks a layer's scales alike rather
+        than zeroing some, recipes/results/compress_slimming.md), to be cut
+        with `config.importance`. The phase and the student's training each
         cache the teacher's logits once (two passes over the training set).
     """
     folder = common.own_folder(config.workdir)
-    init = os.path.join(folder, f"sparse_{config.importance}_{config.sparsity:g}.keras")
+    scratch = config.sparsity_from == "scratch"
+    # From scratch, the copy's weights depend on the seed.
+    tag = f"_scratch_s{config.seed}" if scratch else ""
+    init = os.path.join(folder, f"sparse_{config.importance}_{config.sparsity:g}{tag}.keras")
     if not os.path.exists(init):
-        common.save_model(pruning.sparsify(teacher, config.sparsity, config.importance, config.keep_whole), init)
+        start = teacher
+        if scratch:
+            keras.utils.set_random_seed(config.seed)
+            start = keras.models.clone_model(teacher)
+        common.save_model(pruning.sparsify(start, config.sparsity, config.importance, config.keep_whole), init)
     phase = dataclasses.replace(config, student_init=init, epochs=config.sparsity_epochs, export_dir="")
-    result = distill.run(phase, os.path.join(config.workdir, f"sparsity_e{config.sparsity_epochs}"))
+    name = f"sparsity{'_scratch' if scratch else ''}_e{config.sparsity_epochs}"
+    result = distill.run(phase, os.path.join(config.workdir, name))
     return common.load_model(result["student_path"], "student")
 
 
@@ -205,6 +216,7 @@ def compress(
     tag += "".join(f"_whole-{name}" for name in config.keep_whole)
     # Sparsity training is seeded: its cut can differ from seed to seed.
     sparse = f"_sparse{config.sparsity:g}x{config.sparsity_epochs}" if config.sparsity else ""
+    sparse += "_scratch" if sparse and config.sparsity_from == "scratch" else ""
     recon = "_recon" if config.reconstruct else ""
     # The random-init baselines share `tag`: reconstruction changes weights, not the architecture.
     pruned_path = os.path.join(folder, f"pruned_{tag}{sparse}{f'_s{config.seed}' if sparse else ''}{recon}.keras")

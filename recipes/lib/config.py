@@ -65,6 +65,7 @@ class Config:
     reconstruct: bool = False  # compress: re-fit the cut layers by least squares on calibration images
     sparsity: float = 0.0  # compress: > 0: first train the teacher's copy with this sparsity penalty (network slimming)
     sparsity_epochs: int = 3  # compress: epochs of that sparsity training (distilled from the teacher)
+    sparsity_from: str = "teacher"  # compress: that training starts from the teacher's weights or from "scratch"
     round_to: int = 1  # compress: channel counts rounded to a multiple of this
     hints: tuple = ()  # "teacher_layer:student_layer" pairs for fitnet
     feature_weight: float = -1.0  # < 0: the method's typical weight
@@ -182,6 +183,11 @@ class Config:
             raise ValueError(
                 f"--config.sparsity must be >= 0 and, when > 0, --config.sparsity_epochs >= 1; got {self.sparsity} "
                 f"and {self.sparsity_epochs}."
+            )
+        if self.sparsity_from not in ("teacher", "scratch"):
+            raise ValueError(
+                f"--config.sparsity_from must be 'teacher' (fine-tune the teacher's copy with the penalty) or "
+                f"'scratch' (train the teacher's architecture from random weights with it), got {self.sparsity_from!r}."
             )
         if self.sparsity > 0 and self.importance not in ("bn_scale", "magnitude"):
             raise ValueError(
