@@ -21,7 +21,7 @@ Variants (after the colon; results on the test split, 2 CPU cores):
   smoke    a few steps on a small slice (tests).
 
 Besides the training fields (recipes/configs/distill.py; the pruning ones are keep, keep_by,
-keep_whole, drop_blocks, importance, round_to, reconstruct, sparsity, sparsity_epochs):
+keep_whole, drop_blocks, importance, round_to, reconstruct, sparsity, sparsity_epochs, sparsity_from):
 `export` ("int8" or "none") and `baselines` (also train the pruned architecture from random weights, scratch and kd).
 """
 
