@@ -337,6 +337,9 @@ def test_sparsity_from_scratch_trains_a_seeded_random_copy(tmp_path):
     assert not np.allclose(kernel, teacher.get_layer("branch").kernel.numpy())
     keras.utils.set_random_seed(3)
     np.testing.assert_array_equal(kernel, keras.models.clone_model(teacher).get_layer("branch").kernel.numpy())
+    # Another size reuses the trained copy instead of training it again.
+    again = compress.sparse_teacher(dataclasses.replace(config, keep=0.3, round_to=4), teacher)
+    np.testing.assert_array_equal(again.get_layer("branch").kernel.numpy(), trained.get_layer("branch").kernel.numpy())
 
 
 def test_compress_keeps_the_layers_left_whole_and_cuts_the_others():

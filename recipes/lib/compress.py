@@ -120,7 +120,8 @@ def sparse_teacher(config, teacher):
     group lasso on the filters for `magnitude`; layers in `keep_whole` not
     penalized) is trained for `config.sparsity_epochs` with the run's method
     and schedule, distilled from the teacher(s), resumably, in
-    `workdir/sparsity_e<epochs>/`. With `config.sparsity_from="scratch"` the
+    `workdir/sparsity_e<epochs>/`; runs that differ only in how they cut
+    (`keep`, `keep_by`, `drop_blocks`, `round_to`, `reconstruct`) share it. With `config.sparsity_from="scratch"` the
     copy starts from random weights drawn with `config.seed` (the paper's
     schedule: the penalty through a whole training, Liu et al. 2017), in
     `workdir/sparsity_scratch_e<epochs>/`.
@@ -143,7 +144,10 @@ def sparse_teacher(config, teacher):
             keras.utils.set_random_seed(config.seed)
             start = keras.models.clone_model(teacher)
         common.save_model(pruning.sparsify(start, config.sparsity, config.importance, config.keep_whole), init)
-    phase = dataclasses.replace(config, student_init=init, epochs=config.sparsity_epochs, export_dir="")
+    # The cut's own settings do not change the phase: one trained copy serves every size.
+    defaults = config_lib.Config()
+    cut = {name: getattr(defaults, name) for name in ("keep", "keep_by", "drop_blocks", "round_to", "reconstruct")}
+    phase = dataclasses.replace(config, **cut, student_init=init, epochs=config.sparsity_epochs, export_dir="")
     name = f"sparsity{'_scratch' if scratch else ''}_e{config.sparsity_epochs}"
     result = distill.run(phase, os.path.join(config.workdir, name))
     return common.load_model(result["student_path"], "student")
