@@ -84,6 +84,7 @@ TUNED = {
         # tune.py:mlp_ensemble_mixup, 30-epoch trials, 32 views.
         "kd_std_mixup": {"temperature": 1.0, "alpha": 0.1},
         "dist_mixup": {"dist_temperature": 1.0, "dist_beta": 2.0},
+        "dkd_mixup": {"dkd_temperature": 1.0, "dkd_beta": 1.0},
     },
     "cnn_flat_w8": {
         "kd": {"temperature": 2.0, "alpha": 0.5},
