@@ -81,7 +81,8 @@ TUNED = {
         "kd_std": {"temperature": 4.0, "alpha": 0.1},
         "crd": {"crd_negatives": 1024, "crd_weight": 0.8},
         # Searched in their '+mixup' rows' setting (two teachers, mixup views):
-        # tune.py:mlp_ensemble_mixup, 30-epoch trials, 32 views.
+        # tune.py:mlp_ensemble_mixup, 30-epoch trials, 32 views (dkd_mixup with
+        # --config.tune_methods=dkd_mixup).
         "kd_std_mixup": {"temperature": 1.0, "alpha": 0.1},
         "dist_mixup": {"dist_temperature": 1.0, "dist_beta": 2.0},
         "dkd_mixup": {"dkd_temperature": 1.0, "dkd_beta": 1.0},
