@@ -342,6 +342,28 @@ def test_sparsity_from_scratch_trains_a_seeded_random_copy(tmp_path):
     np.testing.assert_array_equal(again.get_layer("branch").kernel.numpy(), trained.get_layer("branch").kernel.numpy())
 
 
+def test_random_init_keeps_the_architecture_draws_seeded_weights_and_never_overwrites(tmp_path):
+    import keras
+    import numpy as np
+
+    from recipes.lib import compress
+    from tests.conftest import tiny_teacher
+
+    student = tiny_teacher()
+    first = keras.saving.load_model(compress.random_init(student, str(tmp_path / "a.keras"), seed=5))
+    again = keras.saving.load_model(compress.random_init(student, str(tmp_path / "b.keras"), seed=5))
+    other = keras.saving.load_model(compress.random_init(student, str(tmp_path / "c.keras"), seed=6))
+    assert [w.shape for w in first.weights] == [w.shape for w in student.weights]
+    kernels = [m.layers[1].get_weights()[0] for m in (first, again, other, student)]
+    np.testing.assert_array_equal(kernels[0], kernels[1])
+    assert not np.allclose(kernels[0], kernels[2]) and not np.allclose(kernels[0], kernels[3])
+    # An existing file is the baseline's start: kept, not drawn again.
+    compress.random_init(student, str(tmp_path / "a.keras"), seed=6)
+    np.testing.assert_array_equal(
+        keras.saving.load_model(str(tmp_path / "a.keras")).layers[1].get_weights()[0], kernels[0]
+    )
+
+
 def test_compress_keeps_the_layers_left_whole_and_cuts_the_others():
     from recipes.lib import compress
     from tests.conftest import tiny_teacher

@@ -121,9 +121,10 @@ def sparse_teacher(config, teacher):
     penalized) is trained for `config.sparsity_epochs` with the run's method
     and schedule, distilled from the teacher(s), resumably, in
     `workdir/sparsity_e<epochs>/`; runs that differ only in how they cut
-    (`keep`, `keep_by`, `drop_blocks`, `round_to`, `reconstruct`) share it. With `config.sparsity_from="scratch"` the
-    copy starts from random weights drawn with `config.seed` (the paper's
-    schedule: the penalty through a whole training, Liu et al. 2017), in
+    (`keep`, `keep_by`, `drop_blocks`, `round_to`, `reconstruct`) share
+    it. With `config.sparsity_from="scratch"` the copy starts from random
+    weights drawn with `config.seed` (the paper's schedule: the penalty
+    through a whole training, Liu et al. 2017), in
     `workdir/sparsity_scratch_e<epochs>/`.
 
     Returns:
@@ -139,10 +140,7 @@ def sparse_teacher(config, teacher):
     tag = f"_scratch_s{config.seed}" if scratch else ""
     init = os.path.join(folder, f"sparse_{config.importance}_{config.sparsity:g}{tag}.keras")
     if not os.path.exists(init):
-        start = teacher
-        if scratch:
-            keras.utils.set_random_seed(config.seed)
-            start = keras.models.clone_model(teacher)
+        start = fresh_weights(teacher, config.seed) if scratch else teacher
         common.save_model(pruning.sparsify(start, config.sparsity, config.importance, config.keep_whole), init)
     # The cut's own settings do not change the phase: one trained copy serves every size.
     defaults = config_lib.Config()
@@ -153,13 +151,18 @@ def sparse_teacher(config, teacher):
     return common.load_model(result["student_path"], "student")
 
 
+def fresh_weights(model, seed):
+    """`model`'s architecture with new initial weights drawn with `seed`."""
+    keras.utils.set_random_seed(seed)
+    return keras.models.clone_model(model)
+
+
 def random_init(student, path, seed):
     """The pruned architecture with fresh initial weights drawn with `seed`,
     saved to `path` (the baselines: the same student trained from random
     weights)."""
     if not os.path.exists(path):
-        keras.utils.set_random_seed(seed)
-        common.save_model(keras.models.clone_model(student), path)
+        common.save_model(fresh_weights(student, seed), path)
     return path
 
 
