@@ -218,6 +218,41 @@ def test_dkd_on_the_ensembles_mixup_views_takes_dkds_settings(tmp_path):
     assert (row(own).dkd_temperature, row(own).dkd_beta) == (1.0, 2.0)
 
 
+def test_dkd_on_standardized_logits_takes_dkds_settings_then_its_own(tmp_path):
+    """'dkd std' is DKD on z-scored logits with dkd's settings, then
+    dkd_std's where that search exists; 'dkd std+mixup (2 teachers)' adds
+    the ensemble's mixup views and dkd_std_mixup's settings; the plain DKD
+    rows stay unstandardized."""
+    import copy
+
+    teachers = {
+        benchmark_accuracy.TEACHER: {"path": "a.keras"},
+        benchmark_accuracy.SECOND_TEACHER: {"path": "b.keras"},
+    }
+    tuned = copy.deepcopy(accuracy_config.TUNED)
+    for key in ("dkd_std", "dkd_std_mixup"):
+        tuned["mlp_small_w128"].pop(key, None)
+    tuned["mlp_small_w128"]["dkd"] = {"dkd_temperature": 3.0, "dkd_beta": 6.0}
+    tuned["mlp_small_w128"]["dkd_mixup"] = {"dkd_temperature": 5.0, "dkd_beta": 7.0}
+
+    def row(name):
+        settings = benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, tuned=tuned)
+        return benchmark_accuracy.Benchmark(settings).row_config("mlp", name, 0, teachers)
+
+    one, two = row("dkd std"), row("dkd std+mixup (2 teachers)")
+    assert (one.method, one.standardize, one.mixup, one.teachers) == ("dkd", True, 0.0, ())
+    assert (two.method, two.standardize, two.teachers, two.cache_teacher) == ("dkd", True, ("a.keras", "b.keras"), True)
+    assert two.mixup > 0 and two.views == 8
+    for config in (one, two):  # plain DKD's settings, not DKD + mixup's
+        assert (config.dkd_temperature, config.dkd_beta) == (3.0, 6.0)
+    assert not row("dkd+mixup (2 teachers)").standardize and not row("dkd").standardize
+    tuned["mlp_small_w128"]["dkd_std"] = {"dkd_temperature": 2.0, "dkd_beta": 1.0, "alpha": 0.1}
+    tuned["mlp_small_w128"]["dkd_std_mixup"] = {"dkd_temperature": 1.0, "dkd_beta": 8.0, "alpha": 0.5}
+    one, two = row("dkd std"), row("dkd std+mixup (2 teachers)")
+    assert (one.dkd_temperature, one.dkd_beta, one.alpha) == (2.0, 1.0, 0.1)
+    assert (two.dkd_temperature, two.dkd_beta, two.alpha) == (1.0, 8.0, 0.5)
+
+
 def test_overrides_on_the_command_line_reach_the_settings_with_their_types():
     """`--config.seeds=4` and `--config.rows=...` (a comma-separated string)
     become a tuple of ints and a tuple of row names; a variant is applied

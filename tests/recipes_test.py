@@ -203,11 +203,30 @@ def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_pat
     assert best["grid"] == {"temperature": [2.0, 4.0], "alpha": [0.1]}
     assert best["temperature"] in (2.0, 4.0) and best["alpha"] == 0.1 and best["trials"] == 2
     with open(output) as f:
-        assert json.load(f)["mlp_small"]["kd"]["command"] == "tune smoke"
+        text = f.read()
+    recorded = json.loads(text)["mlp_small"]["kd"]
+    assert recorded["command"] == "tune smoke" and recorded["commit"] == common.commit()
+    # The layout of the committed recipes/results/tuned.json, so a search's diff is only what it changed.
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
     tuned = config_lib.tuned_config(config, {"mlp_small": results}, "kd")
     assert (tuned.temperature, tuned.alpha) == (best["temperature"], 0.1)
     with pytest.raises(ValueError, match="Temperatures must be > 0"):
         tune.search(config, ["kd"], temperatures=[0.0])
+
+
+def test_dkd_std_searches_dkd_on_standardized_logits_with_the_label_weight():
+    """dkd_std and dkd_std_mixup search DKD with standardize=True (mixup for
+    the second), over DKD's grid and the hard-label weight; plain dkd stays
+    unstandardized."""
+    from recipes.lib import tune
+
+    for method, mixup in (("dkd_std", 0.0), ("dkd_std_mixup", 0.2)):
+        base = tune._base(Config(), method)
+        assert (base.method, base.standardize, base.mixup) == ("dkd", True, mixup), method
+        assert tune._logit_grid(method) == {**tune.LOGIT_GRIDS["dkd"], "alpha": (0.1, 0.5)}
+    assert "dkd_std_mixup" in tune.MIXUP_LOGIT and "dkd_std" in tune.GRID_METHODS
+    plain = tune._base(Config(), "dkd")
+    assert (plain.method, plain.standardize) == ("dkd", False)
 
 
 def test_tune_searches_a_logit_method_on_the_ensembles_mixup_views(teacher_path, tmp_path):

@@ -56,9 +56,9 @@ def write_bytes(path, data):
     return write_file(path, write)
 
 
-def write_json(path, value, indent=1):
-    """Writes `value` as JSON to `path` atomically; returns `path`."""
-    return write_bytes(path, json.dumps(value, indent=indent).encode())
+def write_json(path, value, indent=1, sort_keys=False):
+    """Writes `value` as JSON (ending in a newline) to `path` atomically; returns `path`."""
+    return write_bytes(path, (json.dumps(value, indent=indent, sort_keys=sort_keys) + "\n").encode())
 
 
 def temporary_folder(path):

@@ -8,7 +8,8 @@ Rows (`rows`, comma-separated) are named in recipes/lib/accuracy_rows.py: scratc
 scratch+mixup, kd, kd+mixup, kd pure, kd online, kd top-5, fitnet, at, rkd, sp, pkt, kd+at,
 dkd, dist, kd std, crd, kd+crd, and the two-teacher rows (`second_teacher` is the
 ensemble's second member): kd (2 teachers), kd+mixup (2 teachers), kd std (2 teachers),
-dist (2 teachers), kd std+mixup (2 teachers), dist+mixup (2 teachers), dkd+mixup (2 teachers). Each student's
+dist (2 teachers), kd std+mixup (2 teachers), dist+mixup (2 teachers), dkd+mixup (2 teachers);
+dkd std and dkd std+mixup (2 teachers) are DKD on standardized logits. Each student's
 schedule is its own (recipes/lib/accuracy_rows.py: the MLP 60 epochs, the CNN 20) unless
 `epochs` is set. Test accuracy below, mean ± std over the seeds; Δ against the better
 scratch row.

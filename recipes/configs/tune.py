@@ -3,8 +3,9 @@
     python recipes/tune.py --config=recipes/configs/tune.py:mlp_kd --workdir=workdirs/tune
 
 Fields besides the training fields of recipes/configs/distill.py: `tune_methods` (kd,
-kd_mixup, dkd, dist, kd_std, crd, fitnet, at, rkd, sp, pkt; dkd_mixup, dist_mixup and
-kd_std_mixup search a logit method's grid on mixup views from `teachers`), `max_trials` per method,
+kd_mixup, dkd, dist, kd_std, dkd_std (DKD on standardized logits), crd, fitnet, at, rkd, sp,
+pkt; dkd_mixup, dist_mixup, kd_std_mixup and dkd_std_mixup search a logit method's grid on
+mixup views from `teachers`), `max_trials` per method,
 `trial_epochs`, the soft-label grid `temperatures` and `alphas`, and `output` (the JSON file
 the best settings are merged into, with the command). The configs that use a result carry
 its values (recipes/configs/distill.py, benchmark_accuracy.py).

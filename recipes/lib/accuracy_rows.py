@@ -14,7 +14,19 @@ STD_MULTI_MIXUP, DIST_MULTI_MIXUP = "kd std+mixup (2 teachers)", "dist+mixup (2 
 # DKD on the ensemble's mixup views: its target class is the label's largest
 # mixing weight (tfkd.losses.DecoupledKD with one-hot mixed labels).
 DKD_MULTI_MIXUP = "dkd+mixup (2 teachers)"
-MULTI_ROWS = (MULTI, MULTI_MIXUP, STD_MULTI, DIST_MULTI, STD_MULTI_MIXUP, DIST_MULTI_MIXUP, DKD_MULTI_MIXUP)
+# DKD on standardized logits (Sun et al. 2024 apply standardization on top of DKD).
+STANDARDIZED_DKD = "dkd std"
+DKD_STD_MULTI_MIXUP = "dkd std+mixup (2 teachers)"
+MULTI_ROWS = (
+    MULTI,
+    MULTI_MIXUP,
+    STD_MULTI,
+    DIST_MULTI,
+    STD_MULTI_MIXUP,
+    DIST_MULTI_MIXUP,
+    DKD_MULTI_MIXUP,
+    DKD_STD_MULTI_MIXUP,
+)
 # Consistent kd with the teacher run on every augmented batch, and kd on
 # cached views keeping only the 5 largest teacher logits: the accuracy parity
 # of the view cache is "kd top-5" against "kd online".
@@ -52,6 +64,8 @@ ROWS = (
     STD_MULTI_MIXUP,
     DIST_MULTI_MIXUP,
     DKD_MULTI_MIXUP,
+    STANDARDIZED_DKD,
+    DKD_STD_MULTI_MIXUP,
 )
 SCRATCH_ROWS = ("scratch", "scratch+mixup")
 # The reference students: builder, width and the augmentation that served
@@ -83,12 +97,14 @@ def parse(row):
     base = row.split(" (")[0]
     mixup = base.endswith("+mixup")
     base = base.removesuffix("+mixup")
-    standardize = base == STANDARDIZED
+    standardize = base in (STANDARDIZED, STANDARDIZED_DKD)
     if base in SCRATCH_ROWS:
         return "scratch", False, mixup, two_teachers, ""
     if base in ("kd", "kd pure", ONLINE, TOP5, STANDARDIZED):
         key = "kd_std" if standardize else "kd_mixup" if mixup else "kd"
         return "kd", standardize, mixup, two_teachers, key
+    if base == STANDARDIZED_DKD:
+        return "dkd", True, mixup, two_teachers, "dkd_std"
     return base, False, mixup, two_teachers, base.split("+")[-1]
 
 

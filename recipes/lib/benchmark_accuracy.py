@@ -166,7 +166,9 @@ class Benchmark:
             # function matching, kd_std for standardized soft labels), then,
             # for a logit method's '+mixup' row, those of its search on mixup
             # views (kd_std_mixup, dist_mixup, dkd_mixup) where there is one.
-            keys = ["kd", tuned_key] + ([f"{tuned_key}_mixup"] if mixup and tuned_key != "kd_mixup" else [])
+            # DKD on standardized logits starts from plain DKD's settings.
+            keys = ["kd"] + (["dkd"] if tuned_key == "dkd_std" else []) + [tuned_key]
+            keys += [f"{tuned_key}_mixup"] if mixup and tuned_key != "kd_mixup" else []
             for key in keys:
                 config = config_lib.tuned_config(config, self.s.tuned, key)
         if row == "kd pure":

@@ -330,9 +330,9 @@ def export_once(student, student_path, export_dir, overwrite=False, settings=Non
     return path
 
 
-def write_json_atomically(path, value):
+def write_json_atomically(path, value, indent=1, sort_keys=False):
     """Writes `value` as JSON to `path` through a temporary file and a rename."""
-    return atomic.write_json(path, value)
+    return atomic.write_json(path, value, indent=indent, sort_keys=sort_keys)
 
 
 def commit():

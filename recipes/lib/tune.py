@@ -20,18 +20,21 @@ ALPHAS = (0.0, 0.1, 0.5)
 # Feature weights are searched on a log scale around the typical weight.
 FEATURE_RANGE = (1e-2, 1e1)
 # Grids of the logit methods, over Config fields, around the papers'
-# settings (the hard-label weight stays the one tuned for kd, except for
-# standardized kd, whose paper weights the soft term 9:1 over the labels).
+# settings (the hard-label weight stays the one tuned for kd, except with
+# logit standardization, whose paper weights the soft term 9:1 over the
+# labels: standardized logits give a smaller loss at the same temperature).
 LOGIT_GRIDS = {
     "dkd": {"dkd_temperature": (1.0, 4.0), "dkd_beta": (1.0, 2.0, 8.0)},
     "dist": {"dist_temperature": (1.0, 4.0), "dist_beta": (1.0, 2.0)},  # dist_gamma follows dist_beta
     "kd_std": {"temperature": (1.0, 2.0, 4.0), "alpha": (0.1, 0.5)},
+    # DKD on standardized logits (Sun et al. 2024 apply it on top of DKD).
+    "dkd_std": {"dkd_temperature": (1.0, 4.0), "dkd_beta": (1.0, 2.0, 8.0), "alpha": (0.1, 0.5)},
     "crd": {"crd_negatives": (1024, 4096), "crd_weight": (0.8, 2.0)},
 }
 # The logit methods searched in the setting of their '+mixup' rows: the
 # method's own grid on mixup views (`config.mixup`, 0.2 when unset) from the
 # config's teachers (several: their ensemble) with its cached views.
-MIXUP_LOGIT = tuple(f"{m}_mixup" for m in ("dkd", "dist", "kd_std"))
+MIXUP_LOGIT = tuple(f"{m}_mixup" for m in ("dkd", "dist", "kd_std", "dkd_std"))
 GRID_METHODS = ("kd", "kd_mixup", *LOGIT_GRIDS, *MIXUP_LOGIT)
 
 
@@ -76,6 +79,8 @@ def _base(config, method):
         return dataclasses.replace(config, method="kd", mixup=mixup)
     if method in ("kd_std", "kd_std_mixup"):
         return dataclasses.replace(config, method="kd", standardize=True, mixup=mixup)
+    if method in ("dkd_std", "dkd_std_mixup"):
+        return dataclasses.replace(config, method="dkd", standardize=True, mixup=mixup)
     if _logit_grid(method):
         return dataclasses.replace(config, method=method.removesuffix("_mixup"), mixup=mixup)
     return dataclasses.replace(config, method=method, mixup=0.0 if method != "kd" else config.mixup)
@@ -195,15 +200,17 @@ def search(
         config: a `recipes.lib.config.Config` (`teacher`, `student`,
             `student_width`, schedule, augmentation, cache settings).
         methods: method names (`kd`, `kd_mixup`, `dkd`, `dist`, `kd_std`,
-            `crd`, `fitnet`, `at`, `rkd`, `sp`, `pkt`; `dkd_mixup`,
-            `dist_mixup` and `kd_std_mixup` search a logit method's grid
-            on mixup views, from `config.teachers` when set).
+            `crd`, `fitnet`, `at`, `rkd`, `sp`, `pkt`, `dkd_std` (DKD on
+            standardized logits); `dkd_mixup`, `dist_mixup`, `kd_std_mixup`
+            and `dkd_std_mixup` search a logit method's grid on mixup
+            views, from `config.teachers` when set).
         max_trials: trials per method.
         trial_epochs: epochs per trial (shorter than a full run).
         output: a JSON file to merge the results into (keyed by student).
         temperatures, alphas: the soft-label grid (defaults: `TEMPERATURES`
             and `ALPHAS`).
-        command: the command line, recorded beside the results.
+        command: the command line, recorded beside the results with the
+            commit of the code that ran.
 
     Returns:
         `{method: {setting: value, "val_accuracy": float, ...}}`.
@@ -232,6 +239,7 @@ def search(
     if command:
         for result in results.values():
             result["command"] = command
+            result["commit"] = common.commit()
     if output:
         key = config_lib.student_key(config)
         merged = {}
@@ -240,5 +248,7 @@ def search(
                 merged = json.load(f)
         merged.setdefault(key, {}).update(results)
         os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-        common.write_json_atomically(output, merged)
+        # The layout of the committed recipes/results/tuned.json: a search's
+        # diff shows only what it changed.
+        common.write_json_atomically(output, merged, indent=2, sort_keys=True)
     return results
