@@ -87,6 +87,8 @@ TUNED = {
         "kd_std_mixup": {"temperature": 1.0, "alpha": 0.1},
         "dist_mixup": {"dist_temperature": 1.0, "dist_beta": 2.0},
         "dkd_mixup": {"dkd_temperature": 1.0, "dkd_beta": 1.0},
+        # --config.tune_methods=dkd_std_mixup: DKD on standardized logits.
+        "dkd_std_mixup": {"dkd_temperature": 1.0, "dkd_beta": 1.0, "alpha": 0.5},
     },
     "cnn_flat_w8": {
         "kd": {"temperature": 2.0, "alpha": 0.5},

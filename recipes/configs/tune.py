@@ -23,7 +23,10 @@ Variants (after the colon; 2 CPU cores):
              kd std T = 1, α = 0.1 (91.07%, tied with T = 4, α = 0.1), DIST T = 1,
              β = γ = 2 (91.08%): recipes/results/tuned.json. With
              --config.tune_methods=dkd_mixup, DKD's grid (T in {1, 4} x β in {1, 2, 8},
-             commit 6c54219): T = 1, β = 1, 90.92% (β = 8: 89.6-89.7%).
+             commit 6c54219): T = 1, β = 1, 90.92% (β = 8: 89.6-89.7%). With
+             dkd_std_mixup, DKD on standardized logits (that grid x α in {0.1, 0.5},
+             12 trials, commit 55f66f8): T = 1, β = 1, α = 0.5, 91.33%, the best
+             search in this setting (every trial 90.15-91.33%).
   cnn_kd     kd on cnn_flat w8 (20-epoch trials): T = 2, α = 0.5, 92.13% on validation.
   cnn_logit  standardized kd and DIST on cnn_flat w8 (20-epoch trials, their grids:
              6 and 4 trials): kd std T = 2, α = 0.1, 92.18%; DIST T = 1, β = γ = 2,
