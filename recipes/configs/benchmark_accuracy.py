@@ -39,7 +39,9 @@ Variants (after the colon; 2 CPU cores):
                     (5 seeds, +0.34, 1.8 σ; 690-850 s a run, recipes/results/mlp_views32.md) at
                     T = 4; with its settings tuned on these views (T = 1, commit f12d5a6) 90.39 ±
                     0.20 over 3 seeds, DIST+mixup 90.27 ± 0.18 over 2 (about 1,200 s a row,
-                    recipes/results/mlp_views32_tuned.md).
+                    recipes/results/mlp_views32_tuned.md); dkd+mixup (2 teachers) 90.48 ± 0.18
+                    over 5 seeds (T = 1, β = 1; +0.44, 2.0 σ), dkd std+mixup (2 teachers)
+                    90.32 ± 0.15 over 3 (T = 1, β = 1, α = 0.5; commit f7fdbf1).
   cnn_30_epochs     cnn_flat w8, 30 epochs, the two-teacher ensemble: 91.70 ± 0.25 against
                     scratch+mixup 91.11 ± 0.17, +0.59, 2.8 σ (253-555 s a run,
                     recipes/results/cnn_30_epochs.md).
