@@ -165,8 +165,8 @@ class Benchmark:
             # those of the row's own search where there is one (kd_mixup for
             # function matching, kd_std for standardized soft labels), then,
             # for a logit method's '+mixup' row, those of its search on mixup
-            # views (kd_std_mixup, dist_mixup, dkd_mixup) where there is one.
-            # DKD on standardized logits starts from plain DKD's settings.
+            # views (kd_std_mixup, dist_mixup, dkd_mixup, dkd_std_mixup) where
+            # there is one. DKD on standardized logits starts from plain DKD's.
             keys = ["kd"] + (["dkd"] if tuned_key == "dkd_std" else []) + [tuned_key]
             keys += [f"{tuned_key}_mixup"] if mixup and tuned_key != "kd_mixup" else []
             for key in keys:
