@@ -1,15 +1,17 @@
 """The benchmark recipes at smoke size: every row, column and file."""
 
 import csv
+import dataclasses
 import os
 import subprocess
 import sys
 
 import pytest
 
+import tfkd
 from recipes.configs import benchmark_accuracy as accuracy_config
 from recipes.configs import benchmark_speed as speed_config
-from recipes.lib import benchmark_accuracy, benchmark_memory, benchmark_speed
+from recipes.lib import benchmark_accuracy, benchmark_memory, benchmark_speed, methods
 from recipes.lib.accuracy_report import format_table
 
 pytestmark = pytest.mark.slow
@@ -251,6 +253,30 @@ def test_dkd_on_standardized_logits_takes_dkds_settings_then_its_own(tmp_path):
     one, two = row("dkd std"), row("dkd std+mixup (2 teachers)")
     assert (one.dkd_temperature, one.dkd_beta, one.alpha) == (2.0, 1.0, 0.1)
     assert (two.dkd_temperature, two.dkd_beta, two.alpha) == (1.0, 8.0, 0.5)
+
+
+def test_label_weighted_dkd_row_is_dkd_mixups_row_with_weighted_targets(tmp_path):
+    """'dkd weighted+mixup (2 teachers)' is 'dkd+mixup (2 teachers)' (same
+    settings, teachers and views) with DKD's mixed labels read as
+    λ·DKD(a) + (1 − λ)·DKD(b); the DKD rows keep the dominant class."""
+    import copy
+
+    teachers = {
+        benchmark_accuracy.TEACHER: {"path": "a.keras"},
+        benchmark_accuracy.SECOND_TEACHER: {"path": "b.keras"},
+    }
+    tuned = copy.deepcopy(accuracy_config.TUNED)
+    tuned["mlp_small_w128"]["dkd_mixup"] = {"dkd_temperature": 5.0, "dkd_beta": 7.0}
+    settings = benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, tuned=tuned)
+    bench = benchmark_accuracy.Benchmark(settings)
+    weighted = bench.row_config("mlp", "dkd weighted+mixup (2 teachers)", 0, teachers)
+    plain = bench.row_config("mlp", "dkd+mixup (2 teachers)", 0, teachers)
+    assert weighted.dkd_mixed_labels == "weighted" and plain.dkd_mixed_labels == "dominant"
+    assert dataclasses.replace(weighted, dkd_mixed_labels="dominant") == plain
+    assert (weighted.dkd_temperature, weighted.dkd_beta, weighted.teachers) == (5.0, 7.0, ("a.keras", "b.keras"))
+    assert bench.row_config("mlp", "dkd", 0, teachers).dkd_mixed_labels == "dominant"
+    loss = methods.build_losses(weighted, ["a", "b"], "mlp_small", 100, 10)[0]
+    assert isinstance(loss, tfkd.losses.DecoupledKD) and loss.mixed_labels == "weighted"
 
 
 def test_overrides_on_the_command_line_reach_the_settings_with_their_types():

@@ -431,6 +431,11 @@ CASES = {
         "`temperature` must be a finite number > 0",
     ),
     "DKD warm-up not whole": (lambda c, t: L.DecoupledKD(warmup_steps=2.5), ValueError, "`warmup_steps` must be"),
+    "DKD mixed labels unknown": (
+        lambda c, t: L.DecoupledKD(mixed_labels="both"),
+        ValueError,
+        r"`mixed_labels` must be one of \['dominant', 'weighted'\]",
+    ),
     "DIST gamma negative": (lambda c, t: L.DIST(gamma=-0.5), ValueError, "`gamma` must be a finite number >= 0"),
     "DIST temperature negative": (
         lambda c, t: L.DIST(temperature=-1.0),

@@ -17,6 +17,10 @@ DKD_MULTI_MIXUP = "dkd+mixup (2 teachers)"
 # DKD on standardized logits (Sun et al. 2024 apply standardization on top of DKD).
 STANDARDIZED_DKD = "dkd std"
 DKD_STD_MULTI_MIXUP = "dkd std+mixup (2 teachers)"
+# DKD with mixed labels read as λ·DKD(a) + (1 − λ)·DKD(b) (DecoupledKD's
+# mixed_labels="weighted"), with DKD's settings.
+WEIGHTED_DKD = "dkd weighted"
+DKD_WEIGHTED_MULTI_MIXUP = "dkd weighted+mixup (2 teachers)"
 MULTI_ROWS = (
     MULTI,
     MULTI_MIXUP,
@@ -26,6 +30,7 @@ MULTI_ROWS = (
     DIST_MULTI_MIXUP,
     DKD_MULTI_MIXUP,
     DKD_STD_MULTI_MIXUP,
+    DKD_WEIGHTED_MULTI_MIXUP,
 )
 # Consistent kd with the teacher run on every augmented batch, and kd on
 # cached views keeping only the 5 largest teacher logits: the accuracy parity
@@ -66,6 +71,7 @@ ROWS = (
     DKD_MULTI_MIXUP,
     STANDARDIZED_DKD,
     DKD_STD_MULTI_MIXUP,
+    DKD_WEIGHTED_MULTI_MIXUP,
 )
 SCRATCH_ROWS = ("scratch", "scratch+mixup")
 # The reference students: builder, width and the augmentation that served
@@ -105,6 +111,8 @@ def parse(row):
         return "kd", standardize, mixup, two_teachers, key
     if base == STANDARDIZED_DKD:
         return "dkd", True, mixup, two_teachers, "dkd_std"
+    if base == WEIGHTED_DKD:
+        return "dkd", False, mixup, two_teachers, "dkd"
     return base, False, mixup, two_teachers, base.split("+")[-1]
 
 

@@ -25,6 +25,7 @@ from recipes.lib.accuracy_rows import (
     STUDENTS,
     TEACHER,
     TOP5,
+    WEIGHTED_DKD,
     applicable,
     parse,
     slug,
@@ -175,6 +176,8 @@ class Benchmark:
             config = dataclasses.replace(config, alpha=0.0)
         if standardize:
             config = dataclasses.replace(config, standardize=True)
+        if row.split(" (")[0].removesuffix("+mixup") == WEIGHTED_DKD:
+            config = dataclasses.replace(config, dkd_mixed_labels="weighted")
         paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if two_teachers else [])
         augmented = config.augment or config.mixup
         return dataclasses.replace(

@@ -15,6 +15,7 @@ import ml_collections
 from recipes.lib.methods import FEATURE_METHODS
 from tfkd import data as data_lib
 from tfkd import models as models_lib
+from tfkd.losses.decoupled_kd import MIXED_LABELS
 from tfkd.precision import PRECISIONS, default_precision
 
 # Logit and contrastive methods; the feature methods come from `methods.py`.
@@ -48,6 +49,7 @@ class Config:
     dkd_alpha: float = 1.0  # weight of TCKD
     dkd_beta: float = 8.0  # weight of NCKD
     dkd_warmup_epochs: float = 0.0  # linear warm-up of the DKD term
+    dkd_mixed_labels: str = "dominant"  # DKD with mixup labels: "dominant" class, or "weighted" λ·DKD(a) + (1-λ)·DKD(b)
     dist_temperature: float = 4.0  # DIST's T (Huang et al. 2022: 4 on CIFAR, 1 on ImageNet)
     dist_beta: float = 2.0  # weight of the inter-class term
     dist_gamma: float = 2.0  # weight of the intra-class term
@@ -160,6 +162,10 @@ class Config:
         for name in ("dkd_alpha", "dkd_beta", "dkd_warmup_epochs", "dist_beta", "dist_gamma", "crd_weight"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"--config.{name} must be >= 0, got {getattr(self, name)}.")
+        if self.dkd_mixed_labels not in MIXED_LABELS:
+            raise ValueError(
+                f"--config.dkd_mixed_labels must be one of {list(MIXED_LABELS)}, got {self.dkd_mixed_labels!r}."
+            )
         if self.student_init and not os.path.exists(self.student_init):
             raise ValueError(
                 f"--config.student_init={self.student_init!r} does not exist. Fix: pass a saved .keras model."

@@ -58,6 +58,7 @@ def _logit_loss(method, config, num_examples, steps_per_epoch, prefix):
             warmup_steps=int(round(config.dkd_warmup_epochs * steps_per_epoch)),
             standardize=config.standardize,
             weight=soft_weight,
+            mixed_labels=config.dkd_mixed_labels,
         )
     if method == "dist":
         return losses.DIST(

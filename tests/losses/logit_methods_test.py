@@ -29,9 +29,10 @@ def zscore(z):
     return c / (np.sqrt((c**2).mean(-1, keepdims=True)) + 1e-7)
 
 
-def dkd_reference_parts(t, s, labels, temperature):
-    """float64 TCKD, NCKD and p_target per example, from their definitions."""
-    gt = np.argmax(labels, -1)
+def dkd_reference_parts(t, s, labels, temperature, gt=None):
+    """float64 TCKD, NCKD and p_target per example, from their definitions
+    (the target class `gt`, by default the labels' argmax)."""
+    gt = np.argmax(labels, -1) if gt is None else gt
     p = np.exp(log_softmax(np.asarray(t, np.float64) / temperature))
     q = np.exp(log_softmax(np.asarray(s, np.float64) / temperature))
     rows = np.arange(len(gt))
@@ -147,6 +148,53 @@ def test_dkd_with_mixed_labels_takes_the_dominant_class_as_target():
     assert float(loss(t, s, labels=mixed.astype("float32"))) == pytest.approx(want, rel=1e-6)
 
 
+def dkd_weighted_reference(t, s, labels, temperature, alpha, beta):
+    """float64 DKD with mixed labels read as λ·DKD(a) + (1 − λ)·DKD(b) over
+    the two classes of largest label weight (labels mix at most two)."""
+    order = np.argsort(-labels, axis=-1, kind="stable")[:, :2]
+    weights = np.take_along_axis(np.asarray(labels, np.float64), order, -1)
+    weights /= weights.sum(-1, keepdims=True)
+    total = 0.0
+    for i in range(2):
+        tckd, nckd, _ = dkd_reference_parts(t, s, labels, temperature, gt=order[:, i])
+        total = total + weights[:, i] * (alpha * tckd + beta * nckd)
+    return temperature**2 * np.mean(total)
+
+
+@pytest.mark.parametrize("temperature, alpha, beta", [(1.0, 1.0, 1.0), (4.0, 1.0, 8.0), (2.0, 0.5, 0.0)])
+def test_dkd_with_label_weighted_targets_matches_float64_reference(temperature, alpha, beta):
+    t, s, _ = _logits(307)
+    rng = np.random.default_rng(307)
+    a = rng.integers(0, 10, 16)
+    b = (a + rng.integers(1, 10, 16)) % 10  # a different class: a real mix
+    lam = rng.beta(0.2, 0.2, 16)
+    mixed = (lam[:, None] * np.eye(10)[a] + (1 - lam)[:, None] * np.eye(10)[b]).astype("float32")
+    loss = L.DecoupledKD(temperature=temperature, alpha=alpha, beta=beta, mixed_labels="weighted")
+    got = float(loss(t, s, labels=mixed))
+    want = dkd_weighted_reference(t, s, mixed, temperature, alpha, beta)
+    assert abs(got - want) <= max(1e-5 * abs(want), 1e-6), (got, want)
+    # Not the dominant-class reading: the second class is a target here.
+    dominant = float(L.DecoupledKD(temperature=temperature, alpha=alpha, beta=beta)(t, s, labels=mixed))
+    assert abs(got - dominant) > 1e-3 * abs(want)
+
+
+def test_dkd_label_weighted_gradient_matches_central_differences():
+    t, s, _ = _logits(308, shape=(6, 5))
+    labels = np.zeros((6, 5), "float32")
+    labels[np.arange(6), [0, 1, 2, 3, 4, 0]] = [0.7, 0.4, 1.0, 0.55, 0.2, 0.9]
+    labels[np.arange(6), [1, 3, 2, 0, 2, 4]] += [0.3, 0.6, 0.0, 0.45, 0.8, 0.1]
+    loss = L.DecoupledKD(temperature=2.0, alpha=1.0, beta=8.0, mixed_labels="weighted")
+    got = tf_gradient(loss, t, s, labels=labels)
+    want = numeric_gradient(lambda x: dkd_weighted_reference(t, x, labels, 2.0, 1.0, 8.0), s)
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-6)
+
+
+def test_dkd_label_weighted_is_dkd_for_one_hot_labels():
+    t, s, labels = _logits(309)
+    weighted = float(L.DecoupledKD(mixed_labels="weighted")(t, s, labels=labels))
+    assert weighted == pytest.approx(float(L.DecoupledKD()(t, s, labels=labels)), rel=1e-6)
+
+
 def test_dkd_warmup_is_linear_in_the_step():
     t, s, labels = _logits(305)
     loss = L.DecoupledKD(warmup_steps=10)
@@ -209,6 +257,7 @@ def test_standardized_soft_labels_gradient_matches_central_differences():
     "loss",
     [
         L.DecoupledKD(temperature=2.0, alpha=0.5, beta=4.0, warmup_steps=100, standardize=True, weight=0.3),
+        L.DecoupledKD(temperature=1.0, beta=1.0, mixed_labels="weighted"),
         L.DIST(temperature=4.0, beta=2.0, gamma=2.0, weight=0.5),
         L.SoftLabels(3.0, weight=0.2, standardize=True),
     ],

@@ -20,13 +20,40 @@ def target_mask(labels):
     return tf.one_hot(tf.argmax(labels, axis=-1), tf.shape(labels)[-1], dtype=tf.float32)
 
 
+# How DKD reads mixed labels: the dominant class alone, or the label-weighted
+# sum over the two classes of largest label weight.
+MIXED_LABELS = ("dominant", "weighted")
+
+
+def two_targets(labels):
+    """The two classes of largest label weight and their weights.
+
+    Mixup and CutMix labels mix at most two classes, `λ·y_a + (1 − λ)·y_b`;
+    a one-hot label is the case λ = 1 (the second class then has weight 0).
+
+    Args:
+        labels: label vectors `(B, K)`, K >= 2.
+
+    Returns:
+        `[(mask, weight), (mask, weight)]`: one-hot float masks `(B, K)` of
+        the largest and second-largest label weight (ties to the lower
+        class) and the two weights `(B,)`, renormalised to sum to 1 per
+        example.
+    """
+    labels = tf.cast(labels, tf.float32)
+    weights, classes = tf.math.top_k(labels, k=2)
+    weights = tf.math.divide_no_nan(weights, tf.reduce_sum(weights, axis=-1, keepdims=True))
+    depth = tf.shape(labels)[-1]
+    return [(tf.one_hot(classes[:, i], depth, dtype=tf.float32), weights[:, i]) for i in range(2)]
+
+
 def _kl(log_p, log_q):
     """Σ p (log p − log q) over the last axis; terms with p = 0 are 0."""
     p = tf.exp(log_p)
     return tf.reduce_sum(tf.where(p > 0, p * (log_p - log_q), 0.0), axis=-1)
 
 
-def dkd_parts(teacher, student, labels, temperature):
+def dkd_parts(teacher, student, labels, temperature, mask=None):
     """Per-example TCKD, NCKD and the teacher's target probability.
 
     Args:
@@ -34,6 +61,8 @@ def dkd_parts(teacher, student, labels, temperature):
         student: student logits `(B, K)`, float32.
         labels: label vectors `(B, K)` (see `target_mask`).
         temperature: T > 0.
+        mask: the target class as a one-hot mask `(B, K)`; None: from
+            `labels` by `target_mask`.
 
     Returns:
         `(tckd, nckd, p_target)`, each `(B,)`, without the T² factor:
@@ -44,7 +73,7 @@ def dkd_parts(teacher, student, labels, temperature):
         softened probability of the target class. Exactly
         `KL(p ‖ q) = tckd + (1 − p_target) · nckd`.
     """
-    mask = target_mask(labels)
+    mask = target_mask(labels) if mask is None else mask
     log_p = tf.nn.log_softmax(teacher / temperature, axis=-1)
     log_q = tf.nn.log_softmax(student / temperature, axis=-1)
     # Binary split, in log space: log p_target and log(1 − p_target) as
@@ -79,9 +108,15 @@ class DecoupledKD(DistillationLoss):
 
         loss = T² · mean_batch(α · TCKD + β · NCKD) · min(1, step / warmup_steps)
 
-    With mixed labels (mixup), the target class of an example is its class
-    of largest label weight (`target_mask`). Needs the true labels: the
-    Distiller passes them (`needs_labels`).
+    With mixed labels (mixup, CutMix: `λ·y_a + (1 − λ)·y_b`), `mixed_labels`
+    says what the target class is: "dominant" takes the class of largest
+    label weight (`target_mask`), so the other image's class counts as a
+    non-target class; "weighted" computes DKD once with each of the two
+    classes of largest weight as the target and sums the two with their
+    label weights, `λ·DKD(a) + (1 − λ)·DKD(b)`, as mixup mixes the
+    cross-entropy (Zhang et al. 2018). Both are the same for one-hot
+    labels. Needs the true labels: the Distiller passes them
+    (`needs_labels`).
 
     Args:
         temperature: T > 0, a number or a schedule. Defaults to 4.0 (the
@@ -97,11 +132,14 @@ class DecoupledKD(DistillationLoss):
         weight: the term's weight (>= 0, number or schedule). Defaults to
             1.0.
         name: metric name. Defaults to "dkd".
+        mixed_labels: "dominant" or "weighted", the target class of an
+            example with mixed labels (above). Defaults to "dominant".
 
     Raises:
         ValueError: for a temperature <= 0, a negative or non-finite
             alpha or beta, a warmup_steps that is not a whole number >= 0,
-            or a bad weight.
+            a `mixed_labels` other than "dominant" or "weighted", or a bad
+            weight.
 
     Example:
 
@@ -114,7 +152,17 @@ class DecoupledKD(DistillationLoss):
     default_name = "dkd"
     needs_labels = True
 
-    def __init__(self, temperature=4.0, alpha=1.0, beta=8.0, warmup_steps=0, standardize=False, weight=1.0, name="dkd"):
+    def __init__(
+        self,
+        temperature=4.0,
+        alpha=1.0,
+        beta=8.0,
+        warmup_steps=0,
+        standardize=False,
+        weight=1.0,
+        name="dkd",
+        mixed_labels="dominant",
+    ):
         super().__init__(None, None, weight=weight, name=name)
         self.temperature = Scheduled(temperature, "temperature", 0.0, strict=True)
         self.alpha = finite_number(alpha, "alpha")
@@ -125,6 +173,12 @@ class DecoupledKD(DistillationLoss):
         if not isinstance(standardize, bool):
             raise ValueError(f"`standardize` must be True or False, got {standardize!r}.")
         self.standardize = standardize
+        if mixed_labels not in MIXED_LABELS:
+            raise ValueError(
+                f"`mixed_labels` must be one of {list(MIXED_LABELS)} (the target class of an example with mixed "
+                f"labels), got {mixed_labels!r}."
+            )
+        self.mixed_labels = mixed_labels
 
     def warmup(self, step):
         """The warm-up factor `min(1, step / warmup_steps)` (1 without warm-up)."""
@@ -137,8 +191,11 @@ class DecoupledKD(DistillationLoss):
         t = self.temperature(step)
         if self.standardize:
             teacher, student = standardize(teacher), standardize(student)
-        tckd, nckd, _ = dkd_parts(teacher, student, labels, t)
-        per_example = self.alpha * tf.maximum(tckd, 0.0) + self.beta * tf.maximum(nckd, 0.0)
+        per_example = 0.0
+        targets = [(target_mask(labels), 1.0)] if self.mixed_labels == "dominant" else two_targets(labels)
+        for mask, share in targets:
+            tckd, nckd, _ = dkd_parts(teacher, student, labels, t, mask=mask)
+            per_example += share * (self.alpha * tf.maximum(tckd, 0.0) + self.beta * tf.maximum(nckd, 0.0))
         return self.warmup(step) * tf.square(t) * tf.reduce_mean(per_example)
 
     def get_config(self):
@@ -151,4 +208,5 @@ class DecoupledKD(DistillationLoss):
             "standardize": self.standardize,
             "weight": self.weight.get_config(),
             "name": self.name,
+            "mixed_labels": self.mixed_labels,
         }
