@@ -263,18 +263,22 @@ def test_tune_searches_a_logit_method_on_the_ensembles_mixup_views(teacher_path,
         tune.search(config, ["crd_mixup"])
 
 
-def test_compress_smoke_prunes_distils_and_exports(tmp_path):
+@pytest.mark.parametrize("method", ["kd", "dist"])
+def test_compress_smoke_prunes_distils_and_exports(tmp_path, method):
+    """Every row is named by the distillation method, the int8 file's too."""
     from recipes.lib import compress
 
     teacher = models_for_compress(tmp_path)
     lines = []
-    config = Config(workdir=str(tmp_path / "w"), smoke=True, teacher=teacher, keep=0.5, round_to=2, augment=False)
+    config = Config(
+        workdir=str(tmp_path / "w"), smoke=True, teacher=teacher, keep=0.5, round_to=2, augment=False, method=method
+    )
     rows = compress.compress(config, print_fn=lines.append)
     assert [r["model"] for r in rows] == [
         "teacher",
         "pruned (BatchNorm re-estimated), before training",
-        "pruned + kd",
-        "pruned + kd, int8 LiteRT",
+        f"pruned + {method}",
+        f"pruned + {method}, int8 LiteRT",
     ]
     assert rows[1]["params"] < 0.4 * rows[0]["params"] and rows[1]["macs"] < 0.4 * rows[0]["macs"]
     assert rows[3]["bytes"] > 0 and rows[3]["latency_ms"] > 0

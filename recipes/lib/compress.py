@@ -282,7 +282,7 @@ def compress(
         _, one = measure.runner(path)
         rows.append(
             {
-                "model": "pruned + kd, int8 LiteRT",
+                "model": f"pruned + {config.method}, int8 LiteRT",
                 "params": report.params_after,
                 "macs": report.macs_after,
                 "bytes": measure.size_bytes(path),
