@@ -431,6 +431,15 @@ def test_tuned_values_in_the_configs_are_those_tune_recorded():
     kd = recorded["mlp_small_w128"]["kd"]
     mlp = distill_config.get_config("mlp_kd")
     assert (mlp.temperature, mlp.alpha) == (kd["temperature"], kd["alpha"])
+    from recipes.configs import compress as compress_config
+
+    dist = recorded["cnn_flat_w8"]["dist"]
+    cut = compress_config.get_config("slimming_dist")
+    assert cut.method == "dist" and (cut.dist_temperature, cut.dist_beta, cut.dist_gamma) == (
+        dist["dist_temperature"],
+        dist["dist_beta"],
+        dist["dist_beta"],  # the search ties gamma to beta
+    )
 
 
 @pytest.mark.parametrize(
