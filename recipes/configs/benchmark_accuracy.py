@@ -9,7 +9,8 @@ scratch+mixup, kd, kd+mixup, kd pure, kd online, kd top-5, fitnet, at, rkd, sp, 
 dkd, dist, kd std, crd, kd+crd, and the two-teacher rows (`second_teacher` is the
 ensemble's second member): kd (2 teachers), kd+mixup (2 teachers), kd std (2 teachers),
 dist (2 teachers), kd std+mixup (2 teachers), dist+mixup (2 teachers), dkd+mixup (2 teachers);
-dkd std and dkd std+mixup (2 teachers) are DKD on standardized logits. Each student's
+dkd std and dkd std+mixup (2 teachers) are DKD on standardized logits, dkd weighted+mixup
+(2 teachers) DKD with label-weighted targets on mixup views. Each student's
 schedule is its own (recipes/lib/accuracy_rows.py: the MLP 60 epochs, the CNN 20) unless
 `epochs` is set. Test accuracy below, mean ± std over the seeds; Δ against the better
 scratch row.
@@ -41,7 +42,8 @@ Variants (after the colon; 2 CPU cores):
                     0.20 over 3 seeds, DIST+mixup 90.27 ± 0.18 over 2 (about 1,200 s a row,
                     recipes/results/mlp_views32_tuned.md); dkd+mixup (2 teachers) 90.48 ± 0.18
                     over 5 seeds (T = 1, β = 1; +0.44, 2.0 σ), dkd std+mixup (2 teachers)
-                    90.32 ± 0.15 over 3 (T = 1, β = 1, α = 0.5; commit f7fdbf1).
+                    90.32 ± 0.15 over 3 (T = 1, β = 1, α = 0.5; commit f7fdbf1), dkd weighted+mixup
+                    (2 teachers) 90.43 ± 0.21 over 5 (commit cc1dc10).
   cnn_30_epochs     cnn_flat w8, 30 epochs, the two-teacher ensemble: 91.70 ± 0.25 against
                     scratch+mixup 91.11 ± 0.17, +0.59, 2.8 σ (253-555 s a run,
                     recipes/results/cnn_30_epochs.md).
