@@ -91,6 +91,16 @@ def applicable(student, row):
     return not ("at" in row.replace(" ", "+").split("+") and "block1" not in models.TAPS.get(name, {}))
 
 
+def _base(row):
+    """The row's method name without its '+mixup' and '(2 teachers)' parts."""
+    return row.split(" (")[0].removesuffix("+mixup")
+
+
+def label_weighted(row):
+    """Whether `row` is DKD with label-weighted targets on mixed labels."""
+    return _base(row) == WEIGHTED_DKD
+
+
 def parse(row):
     """What a row name means: `(method, standardize, mixup, two_teachers,
     tuned_key)`, where `tuned_key` names the search in `tuned.json` whose
@@ -100,9 +110,8 @@ def parse(row):
     `("kd", True, True, True, "kd_std")`.
     """
     two_teachers = row in MULTI_ROWS
-    base = row.split(" (")[0]
-    mixup = base.endswith("+mixup")
-    base = base.removesuffix("+mixup")
+    mixup = row.split(" (")[0].endswith("+mixup")
+    base = _base(row)
     standardize = base in (STANDARDIZED, STANDARDIZED_DKD)
     if base in SCRATCH_ROWS:
         return "scratch", False, mixup, two_teachers, ""

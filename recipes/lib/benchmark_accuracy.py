@@ -25,8 +25,8 @@ from recipes.lib.accuracy_rows import (
     STUDENTS,
     TEACHER,
     TOP5,
-    WEIGHTED_DKD,
     applicable,
+    label_weighted,
     parse,
     slug,
 )
@@ -176,7 +176,7 @@ class Benchmark:
             config = dataclasses.replace(config, alpha=0.0)
         if standardize:
             config = dataclasses.replace(config, standardize=True)
-        if row.split(" (")[0].removesuffix("+mixup") == WEIGHTED_DKD:
+        if label_weighted(row):
             config = dataclasses.replace(config, dkd_mixed_labels="weighted")
         paths = [teachers[TEACHER]["path"]] + ([teachers[SECOND_TEACHER]["path"]] if two_teachers else [])
         augmented = config.augment or config.mixup
