@@ -382,6 +382,58 @@ def test_compress_summary_computes_paired_gains_gap_and_epochs_from_validation()
     assert "scratch, no augmentation (paired)" in table and "scratch + augmentation" not in table
 
 
+def test_compress_summary_names_its_rows_by_the_method():
+    from recipes.lib import benchmark_compress as bc
+
+    def row(name, acc, val):
+        return {"model": name, "params": 40, "test_accuracy": acc, "history": {"val_accuracy": val}}
+
+    rows = [
+        row("teacher", 0.93, [0.94]),
+        row(bc.pruned_row("dist"), 0.925, [0.90, 0.92]),
+        row(bc.random_row("dist"), 0.91, [0.88, 0.905]),
+        row(bc.SCRATCH, 0.90, [0.87, 0.91]),
+        row(bc.int8_row("dist"), 0.924, []),
+    ]
+    (s,) = bc.summarize({0.5: [rows]}, short_epochs=0, method="dist")
+    assert s["method"] == "dist" and s["student_params"] == 40
+    assert s["deltas"][bc.random_row("dist")][0] == pytest.approx(0.015)
+    assert s["int8_drop"][0] == pytest.approx(0.001)
+    assert s["epochs_to_scratch"] == 2
+    table = bc.format_table([s])
+    assert "| pruned + dist " in table and "Δ pruned + dist vs random init, dist (paired)" in table
+    assert "pruned + kd" not in table
+    with pytest.raises(KeyError):  # the kd rows are not there
+        bc.summarize({0.5: [rows]}, short_epochs=0)
+
+
+def test_compress_benchmark_method_takes_tuned_settings_and_refuses_the_rest():
+    import json
+
+    from recipes.lib import benchmark_compress as bc
+    from recipes.lib import shipped
+    from recipes.lib.config import Config
+
+    recorded = json.load(open(shipped.TUNED))["cnn_flat_w8"]
+    dist = bc.method_config(Config(), bc.Settings(method="dist"))
+    assert (dist.method, dist.dist_temperature, dist.dist_beta, dist.dist_gamma) == (
+        "dist",
+        recorded["dist"]["dist_temperature"],
+        recorded["dist"]["dist_beta"],
+        recorded["dist"]["dist_beta"],  # the search ties gamma to beta
+    )
+    kd = bc.method_config(Config(temperature=9.0), bc.Settings())
+    assert (kd.method, kd.temperature, kd.alpha) == ("kd", recorded["kd"]["temperature"], recorded["kd"]["alpha"])
+    for settings, match in [
+        (bc.Settings(method="scratch"), "distillation method"),
+        (bc.Settings(method="kd+xyz"), "distillation method"),
+        (bc.Settings(method="dkd"), "no 'dkd' settings for 'cnn_flat_w8'"),
+        (bc.Settings(tuned_as="cnn_huge"), "no 'kd' settings for 'cnn_huge'"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            bc.run(dataclasses.replace(settings, teacher=shipped.TEACHER), print_fn=lambda *_: None)
+
+
 def test_compress_baseline_trains_scratch_with_the_other_augmentation_choice():
     from recipes.lib import compress
     from recipes.lib.config import Config

@@ -214,6 +214,14 @@ def test_tune_smoke_records_the_grid_and_refuses_a_bad_one(teacher_path, tmp_pat
         tune.search(config, ["kd"], temperatures=[0.0])
 
 
+def test_tuned_config_reads_another_students_key_and_ties_dist_gamma_to_beta():
+    tuned = {"cnn_flat_w8": {"dist": {"dist_temperature": 4.0, "dist_beta": 1.0, "val_accuracy": 0.9}}}
+    config = Config(student="cnn_small", dist_gamma=2.0)
+    assert config_lib.tuned_config(config, tuned, "dist") == config  # its own key has nothing tuned
+    chosen = config_lib.tuned_config(config, tuned, "dist", key="cnn_flat_w8")
+    assert (chosen.dist_temperature, chosen.dist_beta, chosen.dist_gamma) == (4.0, 1.0, 1.0)
+
+
 def test_dkd_std_searches_dkd_on_standardized_logits_with_the_label_weight():
     """dkd_std and dkd_std_mixup search DKD with standardize=True (mixup for
     the second), over DKD's grid and the hard-label weight; plain dkd stays

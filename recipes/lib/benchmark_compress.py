@@ -14,14 +14,28 @@ from recipes.lib import common, compress, plots, shipped
 from recipes.lib import config as config_lib
 from recipes.lib.config import Config
 
-PRUNED = "pruned + kd"
-RANDOM_KD = "same architecture, random init, kd"
+
+def pruned_row(method):
+    """The name of the cut student's row when it learns with `method`."""
+    return f"pruned + {method}"
+
+
+def random_row(method):
+    """The name of the same architecture's row from random weights with `method`."""
+    return f"same architecture, random init, {method}"
+
+
+def int8_row(method):
+    """The name of the cut student's int8 LiteRT row."""
+    return f"{pruned_row(method)}, int8 LiteRT"
+
+
+PRUNED, RANDOM_KD, INT8 = pruned_row("kd"), random_row("kd"), int8_row("kd")
 SCRATCH = "same architecture, random init, scratch"
 SCRATCH_AUG = "same architecture, random init, scratch + augmentation"
 SCRATCH_PLAIN = "same architecture, random init, scratch, no augmentation"
 # The scratch row with the other augmentation choice (compress.alternative_augmentation).
 ALTERNATIVES = (SCRATCH_AUG, SCRATCH_PLAIN)
-INT8 = "pruned + kd, int8 LiteRT"
 
 
 def run_one(config, workdir, short_epochs, augment_baseline):
@@ -67,21 +81,24 @@ def _mean_std(values):
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def summarize(runs, short_epochs):
+def summarize(runs, short_epochs, method="kd"):
     """Per kept fraction: each row's mean ± std over seeds and the targets.
 
     Args:
         runs: `{keep: [rows of one seed, ...]}` as `compress.run` returns them.
         short_epochs: the short schedule's length (its row's name has it).
+        method: how the cut student and the random-init row learnt (their
+            rows' names have it).
 
     Returns:
-        A list of dicts (one per kept fraction): `keep`, `params`, `rows`
-        (`{name: (mean, std)}` test accuracy), `deltas` (`{baseline: (mean,
-        std)}` of the paired per-seed differences of pruned + kd),
-        `gap_closed`, `int8_drop`, `epochs_to_scratch` and `epochs`.
+        A list of dicts (one per kept fraction): `keep`, `params`, `method`,
+        `rows` (`{name: (mean, std)}` test accuracy), `deltas` (`{baseline:
+        (mean, std)}` of the paired per-seed differences of the cut
+        student), `gap_closed`, `int8_drop`, `epochs_to_scratch` and `epochs`.
     """
     out = []
-    short = f"{PRUNED}, {short_epochs} epochs"
+    pruned, random_init, int8 = pruned_row(method), random_row(method), int8_row(method)
+    short = f"{pruned}, {short_epochs} epochs"
     for keep, seeds in sorted(runs.items(), reverse=True):
         by_name = {}
         for rows in seeds:
@@ -92,35 +109,36 @@ def summarize(runs, short_epochs):
         teacher = stats["teacher"][0]
         scratch_best = alternative_of(seeds[0]) if alternative_wins(seeds[0]) else SCRATCH
         deltas = {
-            base: _mean_std([p - b for p, b in zip(acc[PRUNED], acc[base])])
-            for base in (RANDOM_KD, SCRATCH, *ALTERNATIVES, short)
+            base: _mean_std([p - b for p, b in zip(acc[pruned], acc[base])])
+            for base in (random_init, SCRATCH, *ALTERNATIVES, short)
             if base in acc
         }
         base = stats[scratch_best][0]
         # Learning curves on the validation split, mean over seeds.
         curves = {
             name: [statistics.mean(v) for v in zip(*[r["history"]["val_accuracy"] for r in by_name[name]])]
-            for name in (PRUNED, RANDOM_KD, scratch_best)
+            for name in (pruned, random_init, scratch_best)
             if name in by_name and by_name[name][0].get("history")
         }
         target = curves[scratch_best][-1] if scratch_best in curves else None
         reached = next(
-            (i + 1 for i, a in enumerate(curves.get(PRUNED, [])) if target is not None and a >= target), None
+            (i + 1 for i, a in enumerate(curves.get(pruned, [])) if target is not None and a >= target), None
         )
         out.append(
             {
                 "keep": keep,
+                "method": method,
                 "params": seeds[0][0]["params"],
-                "student_params": by_name[PRUNED][0]["params"],
+                "student_params": by_name[pruned][0]["params"],
                 "rows": stats,
                 "n": {name: len(v) for name, v in acc.items()},
                 "seeds": len(seeds),
                 "deltas": deltas,
                 "scratch_best": scratch_best,
-                "gap_closed": (stats[PRUNED][0] - base) / (teacher - base) if teacher > base else None,
-                "int8_drop": _mean_std([p - q for p, q in zip(acc[PRUNED], acc[INT8])]) if INT8 in acc else None,
+                "gap_closed": (stats[pruned][0] - base) / (teacher - base) if teacher > base else None,
+                "int8_drop": _mean_std([p - q for p, q in zip(acc[pruned], acc[int8])]) if int8 in acc else None,
                 "epochs_to_scratch": reached,
-                "epochs": len(curves.get(PRUNED, [])),
+                "epochs": len(curves.get(pruned, [])),
                 "curves": curves,
                 "short": short,
             }
@@ -146,7 +164,9 @@ def _signed(mean_std):
 
 def format_table(summary):
     """The Markdown table: one column per kept fraction."""
-    names = ["teacher", PRUNED, None, RANDOM_KD, SCRATCH, *ALTERNATIVES, INT8]
+    method = summary[0]["method"]
+    pruned, random_init = pruned_row(method), random_row(method)
+    names = ["teacher", pruned, None, random_init, SCRATCH, *ALTERNATIVES, int8_row(method)]
     header = [
         "",
         *(
@@ -162,12 +182,12 @@ def format_table(summary):
         cells = [_pm(s["rows"][label]) + _n(s, label) if label in s["rows"] else "" for s in summary]
         lines.append([label, *cells])
     lines.append(["best scratch (on validation)", *(s["scratch_best"].split(", ", 1)[1] for s in summary)])
-    for base in (RANDOM_KD, SCRATCH, *ALTERNATIVES):
+    for base in (random_init, SCRATCH, *ALTERNATIVES):
         if not any(base in s["deltas"] for s in summary):
             continue
         lines.append(
             [
-                f"Δ pruned + kd vs {base.split(', ', 1)[1]} (paired)",
+                f"Δ {pruned} vs {base.split(', ', 1)[1]} (paired)",
                 *(_signed(s["deltas"][base]) + _n(s, base) if base in s["deltas"] else "" for s in summary),
             ]
         )
@@ -179,7 +199,7 @@ def format_table(summary):
     )
     lines.append(
         [
-            "epochs for pruned + kd to reach best scratch's final val accuracy",
+            f"epochs for {pruned} to reach best scratch's final val accuracy",
             *(
                 f"{s['epochs_to_scratch']} of {s['epochs']}" if s["epochs_to_scratch"] else f"not in {s['epochs']}"
                 for s in summary
@@ -209,7 +229,8 @@ def plot(summary, teacher_accuracy, path):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     ax = axes[-1]
-    for name in (PRUNED, RANDOM_KD, SCRATCH, *ALTERNATIVES):
+    method = summary[0]["method"]
+    for name in (pruned_row(method), random_row(method), SCRATCH, *ALTERNATIVES):
         pts = [(s["student_params"], s["rows"][name]) for s in summary if name in s["rows"]]
         ax.errorbar(
             [p for p, _ in pts],
@@ -251,11 +272,45 @@ class Settings:
     augment: bool = compress.TRAINING["augment"]
     mixup: float = 0.0
     views: int = compress.TRAINING["views"]
+    # How the cut student and the random-init distillation row learn: a method of the
+    # recipes (kd, dist, dkd, ...) with the settings tune.py chose for the student
+    # `tuned_as` (recipes/results/tuned.json), and every row's peak learning rate.
+    method: str = "kd"
+    tuned_as: str = "cnn_flat_w8"
+    learning_rate: float = 2e-3
     seeds: tuple = (0, 1, 2)
     epochs: int = 10
     short_epochs: int = 2
     workdir: str = "workdirs/benchmark_compress"
     smoke: bool = False
+
+
+def method_config(config, settings):
+    """`config` learning with `settings.method`, with the settings `tune.py`
+    chose for it on the student `settings.tuned_as`
+    (`recipes/results/tuned.json`).
+
+    Raises:
+        ValueError: for a method the recipes do not have, scratch, or one
+            with no tuned settings for that student (the tuned ones are
+            listed).
+    """
+    if settings.method not in config_lib.METHODS or settings.method == "scratch":
+        raise ValueError(
+            f"--config.method must be a distillation method of the recipes, one of "
+            f"{[m for m in config_lib.METHODS if m != 'scratch']}, got {settings.method!r}."
+        )
+    with open(shipped.TUNED) as f:
+        tuned = json.load(f)
+    found = tuned.get(settings.tuned_as, {})
+    if settings.method not in found:
+        raise ValueError(
+            f"recipes/results/tuned.json has no {settings.method!r} settings for {settings.tuned_as!r} "
+            f"(it has {sorted(found)} for it; students: {sorted(tuned)}). Fix: pick another "
+            "--config.tuned_as or --config.method, or run recipes/tune.py for it."
+        )
+    config = dataclasses.replace(config, method=settings.method)
+    return config_lib.tuned_config(config, tuned, settings.method, key=settings.tuned_as)
 
 
 def run(config, workdir=None, print_fn=print):
@@ -287,6 +342,7 @@ def run(config, workdir=None, print_fn=print):
             f"--config.epochs, got "
             f"{list(settings.seeds)}, {settings.epochs}, {settings.short_epochs}."
         )
+    method_config(Config(), settings)  # a bad method fails here, before any training
     runs = {}
     # Seed by seed, every size: an interrupted benchmark has all sizes on its first seeds.
     for seed in settings.seeds:
@@ -303,10 +359,12 @@ def run(config, workdir=None, print_fn=print):
                 sparsity_epochs=settings.sparsity_epochs,
                 sparsity_from=settings.sparsity_from,
                 epochs=settings.epochs,
+                learning_rate=settings.learning_rate,
                 seed=seed,
                 smoke=settings.smoke,
                 **{**compress.TRAINING, "augment": settings.augment, "mixup": settings.mixup, "views": settings.views},
             )
+            config = method_config(config, settings)
             whole = "".join(f"_whole-{name}" for name in settings.keep_whole)
             whole += "_recon" if settings.reconstruct else ""
             whole += "" if settings.importance == "activation" else f"_{settings.importance}"
@@ -315,13 +373,15 @@ def run(config, workdir=None, print_fn=print):
             whole += "_augment" if settings.augment else ""
             whole += f"_mixup{settings.mixup:g}_views{settings.views}" if settings.mixup else ""
             whole += f"_teachers{len(settings.teachers)}" if settings.teachers else ""
+            whole += "" if settings.method == "kd" else f"_{settings.method}"
+            whole += "" if settings.learning_rate == Settings.learning_rate else f"_lr{settings.learning_rate:g}"
             folder = os.path.join(settings.workdir, f"keep{keep:g}{whole}", f"seed{seed}")
             # Scratch with the other augmentation choice runs on the first seed;
             # on the others only if it ended higher there on the validation split.
             first = runs.get(keep, [None])[0]
             augment = first is None or alternative_wins(first)
             runs.setdefault(keep, []).append(run_one(config, folder, settings.short_epochs, augment))
-    summary = summarize(runs, settings.short_epochs)
+    summary = summarize(runs, settings.short_epochs, settings.method)
     table = format_table(summary)
     with open(os.path.join(settings.workdir, "compress.md"), "w") as f:
         f.write(table + "\n")

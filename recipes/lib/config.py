@@ -359,10 +359,14 @@ def student_key(config):
     return f"{config.student}_w{config.student_width}" if config.student_width else config.student
 
 
-def tuned_config(config, tuned, method):
+def tuned_config(config, tuned, method, key=None):
     """`config` with the settings in `tuned` (`{student_key: {method:
-    {field: value}}}`, as `tune.py` writes them) for its student and
-    `method`; unchanged where nothing was tuned."""
-    found = tuned.get(student_key(config), {}).get(method, {})
+    {field: value}}}`, as `tune.py` writes them) for its student (or the
+    student `key`) and `method`; unchanged where nothing was tuned. DIST's
+    γ follows its β, as tune.py searches them."""
+    found = tuned.get(key or student_key(config), {}).get(method, {})
     fields = {f.name for f in dataclasses.fields(Config)}
-    return dataclasses.replace(config, **{k: v for k, v in found.items() if k in fields})
+    chosen = {k: v for k, v in found.items() if k in fields}
+    if "dist_beta" in chosen:
+        chosen["dist_gamma"] = chosen["dist_beta"]
+    return dataclasses.replace(config, **chosen)
