@@ -486,12 +486,13 @@ def test_tuned_values_in_the_configs_are_those_tune_recorded():
     from recipes.configs import compress as compress_config
 
     dist = recorded["cnn_flat_w8"]["dist"]
-    cut = compress_config.get_config("slimming_dist")
-    assert cut.method == "dist" and (cut.dist_temperature, cut.dist_beta, cut.dist_gamma) == (
-        dist["dist_temperature"],
-        dist["dist_beta"],
-        dist["dist_beta"],  # the search ties gamma to beta
-    )
+    for variant in ("slimming_dist", "fifth_dist"):
+        cut = compress_config.get_config(variant)
+        assert cut.method == "dist" and (cut.dist_temperature, cut.dist_beta, cut.dist_gamma) == (
+            dist["dist_temperature"],
+            dist["dist_beta"],
+            dist["dist_beta"],  # the search ties gamma to beta
+        )
 
 
 @pytest.mark.parametrize(
