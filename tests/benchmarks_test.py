@@ -124,6 +124,31 @@ def test_accuracy_benchmark_cache_parity_rows(tmp_path):
     assert plain.row_config("cnn", "kd", 0, teachers).views == 1
 
 
+def test_the_learning_rate_reaches_every_student_row_its_folder_and_the_caption(tmp_path, monkeypatch):
+    teachers = {"cnn_teacher": {"path": "t.keras"}, "mlp_teacher": {"path": "m.keras"}}
+    default = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
+    faster = benchmark_accuracy.Benchmark(
+        benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True, learning_rate=8e-3, cache_on_disk=True)
+    )
+    for row in ("scratch", "scratch+mixup", "dkd+mixup (2 teachers)"):
+        assert default.row_config("mlp", row, 0, teachers).learning_rate == 2e-3, row
+        config = faster.row_config("mlp", row, 0, teachers)
+        assert (config.learning_rate, config.cache_on_disk) == (8e-3, True), row
+    assert "Adam 2e-3, 1 warm-up epoch" in format_table([], [], default.s)
+    assert "Adam 8e-3, 1 warm-up epoch" in format_table([], [], faster.s)
+    folders = []
+    fake = {"params": 1, "test_accuracy": 0.5, "student_path": "s.keras"}
+    monkeypatch.setattr(benchmark_accuracy.distill, "run", lambda config, folder, **_: folders.append(folder) or fake)
+    default.student("mlp", "scratch", 0, teachers)
+    faster.student("mlp", "scratch", 0, teachers)
+    assert [os.path.basename(os.path.dirname(os.path.dirname(f))) for f in folders] == [
+        "float32_e60_n0",
+        "float32_e60_n0_lr0.008",
+    ]
+    with pytest.raises(ValueError, match="learning_rate must be > 0"):
+        benchmark_accuracy.Settings(workdir=str(tmp_path), learning_rate=0.0).validate()
+
+
 def test_two_teacher_rows_take_both_teachers_and_mixup_only_where_named(tmp_path):
     bench = benchmark_accuracy.Benchmark(benchmark_accuracy.Settings(workdir=str(tmp_path), smoke=True))
     teachers = {

@@ -64,6 +64,12 @@ def summarize(results, rows=ROWS):
     return out
 
 
+def _rate(value):
+    """A learning rate as written in the configs: 2e-3, 1.6e-2."""
+    mantissa, exponent = f"{value:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
 def format_table(summary, results, settings):
     teachers = [
         r
@@ -75,7 +81,8 @@ def format_table(summary, results, settings):
     lines.append(
         f"Fashion-MNIST test accuracy (10,000 images), mean ± std over the seeds (n; they vary the student's "
         f"initialisation, data order and augmentation). Every row of a student has the same schedule (epochs: "
-        f"{epochs}; Adam 2e-3, 1 warm-up epoch, cosine decay, batch 128) and augmentation (none, chosen on the "
+        f"{epochs}; Adam {_rate(settings.learning_rate)}, 1 warm-up epoch, cosine decay, batch {settings.batch_size}) "
+        "and augmentation (none, chosen on the "
         "validation split; the rows 'kd online' and 'kd top-5' use 2-pixel shifts and flips); '+mixup' adds mixup "
         f"(Beta({settings.mixup:g}, {settings.mixup:g})), with the teacher on the same mixed images "
         f"({settings.views} cached views per example); temperature and hard-label weight from tune.py on the "

@@ -54,6 +54,8 @@ class Settings:
     mixup: float = MIXUP  # Beta(mixup, mixup) of every '+mixup' row, scratch and distilled alike
     augment: str = "default"  # "default": each student's own (STUDENTS); "on"/"off" for every row
     batch_size: int = 128
+    learning_rate: float = 2e-3  # peak learning rate of every student row (teachers keep their own)
+    cache_on_disk: bool = False  # teacher views under workdir/teacher_cache, reused by every run that matches
     parity_precisions: tuple = ()
     parity_teacher: str = "mlp_teacher"
     parity_student: str = "mlp_small"
@@ -81,6 +83,8 @@ class Settings:
             raise ValueError("--config.seeds is empty; give at least one seed.")
         if not self.mixup > 0:
             raise ValueError(f"--config.mixup must be > 0 (the Beta(a, a) of the '+mixup' rows), got {self.mixup!r}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"--config.learning_rate must be > 0, got {self.learning_rate!r}.")
         for name in ("parity_epochs", "parity_examples", "batch_size", "views"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--config.{name} must be >= 1, got {getattr(self, name)}.")
@@ -160,7 +164,17 @@ class Benchmark:
             spec["augment"] = self.s.augment == "on"
         method, standardize, mixup, two_teachers, tuned_key = parse(row)
         mixup = self.s.mixup if mixup else 0.0
-        config = self.config(seed, precision, epochs, method=method, mixup=mixup, train_examples=examples, **spec)
+        config = self.config(
+            seed,
+            precision,
+            epochs,
+            method=method,
+            mixup=mixup,
+            train_examples=examples,
+            learning_rate=self.s.learning_rate,
+            cache_on_disk=self.s.cache_on_disk,
+            **spec,
+        )
         if method != "scratch":
             # Settings found on the validation split: those of plain kd, then
             # those of the row's own search where there is one (kd_mixup for
@@ -194,7 +208,9 @@ class Benchmark:
         self, student, row, seed, teachers, width=None, precision="float32", epochs=None, callbacks=(), examples=0
     ):
         config = self.row_config(student, row, seed, teachers, width, precision, epochs, examples)
-        folder = os.path.join(self.s.workdir, "runs", f"{precision}_e{config.epochs}_n{examples}", student, slug(row))
+        schedule = f"{precision}_e{config.epochs}_n{examples}"
+        schedule += "" if self.s.learning_rate == Settings.learning_rate else f"_lr{self.s.learning_rate:g}"
+        folder = os.path.join(self.s.workdir, "runs", schedule, student, slug(row))
         start = time.perf_counter()
         identity = {"student": student, "row": row, "width": config.student_width, "examples": examples}
         identity["precision"] = precision
