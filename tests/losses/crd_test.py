@@ -36,6 +36,19 @@ def test_nce_loss_matches_float64_reference():
     assert got == pytest.approx(nce_reference(pos, neg, N), rel=1e-5)
 
 
+def test_nce_gradients_match_float64_reference():
+    """d loss / d p = −c / (p (p + c)) / B and d loss / d q = 1 / (q + c) / B, c = K / N + ε."""
+    rng = np.random.default_rng(404)
+    pos, neg = rng.uniform(0.1, 3, B), rng.uniform(0.01, 2, (B, K))
+    pos_t, neg_t = tf.Variable(pos, dtype=tf.float32), tf.Variable(neg, dtype=tf.float32)
+    with tf.GradientTape() as tape:
+        value = nce_loss(pos_t, neg_t, N)
+    got_pos, got_neg = tape.gradient(value, [pos_t, neg_t])
+    c = K / N + 1e-7
+    np.testing.assert_allclose(got_pos.numpy(), -c / (pos * (pos + c)) / B, rtol=1e-5)
+    np.testing.assert_allclose(got_neg.numpy(), 1 / (neg + c) / B, rtol=1e-5)
+
+
 def test_one_step_matches_float64_reference():
     rng = np.random.default_rng(402)
     loss = _built_crd(temperature=0.1, momentum=0.5)
