@@ -12,8 +12,10 @@ dist (2 teachers), kd std+mixup (2 teachers), dist+mixup (2 teachers), dkd+mixup
 dkd std and dkd std+mixup (2 teachers) are DKD on standardized logits, dkd weighted+mixup
 (2 teachers) DKD with label-weighted targets on mixup views. Each student's
 schedule is its own (recipes/lib/accuracy_rows.py: the MLP 60 epochs, the CNN 20) unless
-`epochs` is set. Test accuracy below, mean ± std over the seeds; Δ against the better
-scratch row.
+`epochs` is set. Every student row trains at the peak `learning_rate` (default 2e-3; another
+rate gets its own run folders; recipes/results/reference_learning_rate.md searched it);
+`cache_on_disk` keeps the teacher views under workdir/teacher_cache for reruns. Test accuracy
+below, mean ± std over the seeds; Δ against the better scratch row.
 
 Variants (after the colon; 2 CPU cores):
   (none)            the MLP and the CNN, rows scratch, scratch+mixup, kd, kd+mixup, kd pure,
