@@ -77,24 +77,16 @@ def test_bad_runs_are_refused_before_drawing(tmp_path, spec, match):
 
 def test_script_prints_the_table_and_refuses_a_non_png_in_one_line(tmp_path):
     _history(tmp_path / "r" / "s0", [0.5, 0.75])
-    script = os.path.join(ROOT, "recipes", "plot_runs.py")
-    env = {**os.environ, "PYTHONPATH": ROOT}
-    ok = subprocess.run(
-        [sys.executable, script, f"--config.runs=r={tmp_path}/r/s*", f"--workdir={tmp_path}/w"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+
+    def script(*flags):
+        command = [sys.executable, os.path.join(ROOT, "recipes", "plot_runs.py"), f"--config.runs=r={tmp_path}/r/s*"]
+        env = {**os.environ, "PYTHONPATH": ROOT}
+        return subprocess.run([*command, *flags], capture_output=True, text=True, env=env, timeout=120)
+
+    ok = script(f"--workdir={tmp_path}/w")
     assert ok.returncode == 0, ok.stderr
     assert "| r | 1 | 50.00 | 75.00 |" in ok.stdout and os.path.exists(tmp_path / "w" / "curves.png")
-    bad = subprocess.run(
-        [sys.executable, script, f"--config.runs=r={tmp_path}/r/s*", f"--config.out={tmp_path}/c.jpg"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    bad = script(f"--config.out={tmp_path}/c.jpg")
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     lines = [line for line in bad.stderr.splitlines() if "must be a .png file" in line]
     assert lines and lines[0].startswith("plot_runs.py: error: ")
