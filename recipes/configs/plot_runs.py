@@ -6,7 +6,7 @@
 `runs` is `label=glob;label=glob`: each glob matches run folders (each with the `history.csv` every
 training run of the recipes writes); a label's curve is the mean over its folders. `metric` is a
 column of those files (default `val_accuracy`); the figure goes to `out` (default
-`<workdir>/curves.png`) and the same numbers to the `.md` beside it. Seconds.
+`<workdir>/curves.png`) and the same numbers to the `.md` beside it. A run takes seconds.
 
 Variants: none.
 """

@@ -130,13 +130,13 @@ def run(config, workdir):
         ValueError: for a bad spec, a pattern matching nothing, a missing
             metric, or an existing output without `overwrite`, before drawing.
     """
-    found = curves(parse_runs(config.runs), config.metric)
     path = config.out or os.path.join(workdir, "curves.png")
     if not path.endswith(".png"):
         raise ValueError(f"--config.out must be a .png file, got {path!r}.")
     table_path = path[: -len(".png")] + ".md"
     if not config.overwrite and (os.path.exists(path) or os.path.exists(table_path)):
         raise ValueError(f"{path} (or its .md) exists; pass --config.overwrite=True to replace it.")
+    found = curves(parse_runs(config.runs), config.metric)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     plot(found, path, config.metric, config.title)
     table = markdown(found, config.metric)
